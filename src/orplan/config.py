@@ -1,0 +1,187 @@
+"""The planning configuration (`orplan.toml`): every key, its default and its meaning, in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from orplan.issues import Issue
+
+
+@dataclass(frozen=True)
+class UrgencyClass:
+    max_days: int  # maximum acceptable days waiting from referral; sets the implied deadline
+    weight: float  # priority multiplier
+
+
+DEFAULT_URGENCY = {
+    "A": UrgencyClass(14, 8.0),
+    "B": UrgencyClass(60, 4.0),
+    "C": UrgencyClass(180, 2.0),
+    "D": UrgencyClass(365, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Objective weights; every objective term is its weight times a measured quantity."""
+
+    unscheduled: float = 1000.0  # per patient left out, times the patient's priority
+    deadline_breach: float = 20000.0  # per patient whose deadline in the horizon is missed
+    overdue_per_day: float = 500.0  # extra, per day already overdue, for a patient left out
+    waiting_day: float = 20.0  # per day between earliest possible and planned date, x urgency
+    idle_min: float = 1.0  # per idle staffed minute in an opened session
+    overtime_min: float = 4.0  # per minute past the staffed end
+    open_session: float = 0.0  # default cost of opening a session (sessions.open_cost overrides)
+    room_switch: float = 150.0  # per extra room a surgeon works in on one day
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    time_limit: float = 60.0  # seconds for the whole run, reading to writing
+    gap: float = 0.01  # relative MIP gap at which to stop
+    threads: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    horizon_start: dt.date | None = None  # default: first session date
+    horizon_days: int | None = None  # default: through the last session date
+    turnover_min: float = 30.0  # cleaning/changeover minutes between two cases in a room
+    max_overtime_min: float = 30.0  # default allowed minutes past a session's end
+    default_urgency: str = "C"  # class of patients with no urgency given
+    urgency: dict[str, UrgencyClass] = field(default_factory=lambda: dict(DEFAULT_URGENCY))
+    weights: Weights = field(default_factory=Weights)
+    solver: SolverSettings = field(default_factory=SolverSettings)
+
+
+# Documented keys of orplan.toml: (section, key, description). The README lists these.
+CONFIG_KEYS: list[tuple[str, str, str]] = [
+    ("horizon", "start", "first planning date (default: first session date)"),
+    ("horizon", "days", "number of days planned (default: through the last session date)"),
+    ("rules", "turnover_min", "minutes between two cases in a room (default 30)"),
+    ("rules", "max_overtime_min", "default minutes allowed past a session's end (default 30)"),
+    ("rules", "default_urgency", "urgency class of patients without one (default C)"),
+    ("urgency.<KEY>", "max_days / weight", "urgency classes (default A 14/8, B 60/4, C 180/2, "
+     "D 365/1)"),
+    *[("weights", f.name, f"objective weight (default {f.default})") for f in fields(Weights)],
+    *[("solver", f.name, f"solver setting (default {f.default})") for f in fields(SolverSettings)],
+]
+
+
+class ConfigError(Exception):
+    def __init__(self, issues: list[Issue]):
+        super().__init__("; ".join(i.message for i in issues))
+        self.issues = issues
+
+
+def _coerce_section(cls: Any, data: dict[str, Any], section: str, file: str,
+                    issues: list[Issue]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            issues.append(Issue("config-unknown-key", file, None, f"{section}.{key}",
+                                f"unknown key '{section}.{key}'; known keys: "
+                                f"{', '.join(sorted(known))}"))
+            continue
+        default = known[key].default
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            values[key] = type(default)(value)
+            if values[key] < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            issues.append(Issue("config-type", file, None, f"{section}.{key}",
+                                f"'{section}.{key}' must be a non-negative number, got {value!r}"))
+    return cls(**{**{f.name: f.default for f in fields(cls)}, **values})
+
+
+def load_config(path: Path | None) -> Config:
+    """Read orplan.toml (or return the defaults when path is None); raise ConfigError listing all
+    problems at once."""
+    if path is None:
+        return Config()
+    file = path.name
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigError([Issue("missing-file", file, None, None,
+                                 f"config file {path} does not exist")]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([Issue("config-syntax", file, None, None,
+                                 f"{path} is not valid TOML: {exc}")]) from None
+    issues: list[Issue] = []
+    config = Config()
+    for section in raw:
+        if section not in ("horizon", "rules", "urgency", "weights", "solver"):
+            issues.append(Issue("config-unknown-key", file, None, section,
+                                f"unknown section [{section}]; known: horizon, rules, urgency, "
+                                "weights, solver"))
+    horizon = raw.get("horizon", {})
+    start = horizon.get("start")
+    if start is not None:
+        if isinstance(start, str):
+            try:
+                start = dt.date.fromisoformat(start)
+            except ValueError:
+                start = None
+                issues.append(Issue("config-type", file, None, "horizon.start",
+                                    "'horizon.start' must be a date YYYY-MM-DD"))
+        elif not isinstance(start, dt.date):
+            start = None
+            issues.append(Issue("config-type", file, None, "horizon.start",
+                                "'horizon.start' must be a date YYYY-MM-DD"))
+        config = replace(config, horizon_start=start)
+    days = horizon.get("days")
+    if days is not None:
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            issues.append(Issue("config-type", file, None, "horizon.days",
+                                "'horizon.days' must be a whole number >= 1"))
+        else:
+            config = replace(config, horizon_days=days)
+    rules = raw.get("rules", {})
+    for key in ("turnover_min", "max_overtime_min"):
+        if key in rules:
+            value = rules[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                issues.append(Issue("config-type", file, None, f"rules.{key}",
+                                    f"'rules.{key}' must be a number >= 0"))
+            else:
+                config = replace(config, **{key: float(value)})
+    unknown_rules = set(rules) - {"turnover_min", "max_overtime_min", "default_urgency"}
+    for key in sorted(unknown_rules):
+        issues.append(Issue("config-unknown-key", file, None, f"rules.{key}",
+                            f"unknown key 'rules.{key}'"))
+    if "urgency" in raw:
+        classes: dict[str, UrgencyClass] = {}
+        for key, spec in raw["urgency"].items():
+            try:
+                max_days, weight = int(spec["max_days"]), float(spec["weight"])
+                if max_days < 0 or weight < 0:
+                    raise ValueError
+                classes[str(key)] = UrgencyClass(max_days, weight)
+            except (KeyError, TypeError, ValueError):
+                issues.append(Issue("config-type", file, None, f"urgency.{key}",
+                                    f"urgency class '{key}' needs max_days (whole number >= 0) and"
+                                    " weight (number >= 0)"))
+        config = replace(config, urgency=classes)
+    default_urgency = str(rules.get("default_urgency", config.default_urgency))
+    if default_urgency not in config.urgency:
+        issues.append(Issue("config-type", file, None, "rules.default_urgency",
+                            f"default urgency '{default_urgency}' is not a defined class "
+                            f"({', '.join(config.urgency)})"))
+    config = replace(config, default_urgency=default_urgency)
+    config = replace(
+        config,
+        weights=_coerce_section(Weights, raw.get("weights", {}), "weights", file, issues),
+        solver=_coerce_section(SolverSettings, raw.get("solver", {}), "solver", file, issues),
+    )
+    if issues:
+        raise ConfigError(issues)
+    return config

@@ -1,0 +1,37 @@
+"""Build the MILP: eligible pairs once, then each constraint family in a fixed order."""
+
+from __future__ import annotations
+
+import pulp
+
+from orplan.case import Case
+from orplan.model.assignment import define_assignment_constraints
+from orplan.model.beds import define_bed_constraints
+from orplan.model.capacity import define_capacity_constraints, define_session_variables
+from orplan.model.common import Model, binaries
+from orplan.model.equipment import define_equipment_constraints
+from orplan.model.objective import define_objective
+from orplan.model.pairs import eligibility
+from orplan.model.priority import patient_priority
+from orplan.model.surgeons import (
+    define_room_switch_constraints,
+    define_surgeon_day_limit,
+    define_surgeon_overlap_constraints,
+)
+
+
+def build_model(case: Case) -> Model:
+    eligible = eligibility(case)
+    model = Model(case, pulp.LpProblem("orplan", pulp.LpMinimize), eligible.pairs,
+                  eligible.sessions, patient_priority(case), eligible.ineligible)
+    model.pairs["x"] = binaries(model, "x", len(model.pairs))
+    define_session_variables(model)
+    define_assignment_constraints(model)
+    define_capacity_constraints(model)
+    define_surgeon_day_limit(model)
+    define_surgeon_overlap_constraints(model)
+    define_room_switch_constraints(model)
+    define_equipment_constraints(model)
+    define_bed_constraints(model)
+    define_objective(model)
+    return model

@@ -1,0 +1,46 @@
+"""Objective terms: each is a named, weighted expression; the objective is their sum (minimised)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from orplan.model.common import Model, expression
+
+TERM_NAMES = ("unscheduled", "deadline_breach", "overdue", "waiting", "idle", "overtime",
+              "open_sessions", "room_switches")
+
+
+def define_objective(model: Model) -> None:
+    """unscheduled = sum_p L_p (1 - sum_s x); deadline_breach = sum_p B_p (1 - sum_{s on time} x);
+    overdue = sum_p O_p (1 - sum_s x); waiting = sum w_wait u_p (day_s - ready_p) x;
+    idle, overtime = weight * minutes; open_sessions = sum open_cost_s y_s;
+    room_switches = weight * extra rooms per surgeon-day."""
+    weights = model.case.config.weights
+    pairs, sessions, priority = model.pairs, model.sessions, model.priority
+    x = pairs["x"].to_numpy()
+    p = pairs["p"].to_numpy()
+    leave_out = priority["leave_out_cost"].to_numpy()
+    model.add_term("unscheduled", expression(x, -leave_out[p], float(leave_out.sum())))
+    breach = priority["breach_cost"].to_numpy()
+    on_time = (pairs["date"].to_numpy() <= priority["breach_date"].to_numpy()[p])
+    model.add_term("deadline_breach", expression(x, -(breach[p] * on_time), float(breach.sum())))
+    overdue = priority["overdue_cost"].to_numpy()
+    model.add_term("overdue", expression(x, -overdue[p], float(overdue.sum())))
+    wait_days = (pairs["date"].to_numpy() - priority["ready_date"].to_numpy()[p]) / np.timedelta64(
+        1, "D")
+    wait_cost = weights.waiting_day * priority["urgency_weight"].to_numpy()[p] * np.maximum(
+        wait_days, 0)
+    model.add_term("waiting", expression(x, wait_cost))
+    n = len(sessions)
+    if n:
+        model.add_term("idle", expression(sessions["idle"].to_numpy(),
+                                          np.full(n, weights.idle_min)))
+        model.add_term("overtime", expression(sessions["overtime"].to_numpy(),
+                                              np.full(n, weights.overtime_min)))
+        model.add_term("open_sessions", expression(sessions["y"].to_numpy(),
+                                                   sessions["open_cost"].to_numpy()))
+    if "room_switches" in model.terms:
+        model.terms["room_switches"] = model.terms["room_switches"] * weights.room_switch
+    import pulp
+
+    model.problem.setObjective(pulp.lpSum(list(model.terms.values())))

@@ -1,0 +1,297 @@
+"""Load and validate a planning case: parse every table into typed frames and collect every problem.
+
+Nothing here raises on bad data: each check appends an Issue with a stable code, the file, the
+spreadsheet row (header = row 1), the column and a message that says how to fix it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from orplan.case import Case
+from orplan.config import Config
+from orplan.io.read import RawTable, read_raw_table
+from orplan.issues import Issue
+from orplan.schema import TABLES, Column, Table
+
+_TRUE = {"true", "yes", "y", "1", "ja", "j", "x", "sant"}
+_FALSE = {"false", "no", "n", "0", "nei", "usant"}
+
+# What each type accepts, said the same way in every message.
+_EXPECT = {
+    "number": "a number such as 90 or 90.5",
+    "int": "a whole number such as 3",
+    "bool": "true/false (also yes/no, 1/0, ja/nei)",
+    "date": "a date as YYYY-MM-DD",
+    "time": "a time as HH:MM",
+}
+_CODE = {"number": "bad-number", "int": "bad-integer", "bool": "bad-bool", "date": "bad-date",
+         "time": "bad-time"}
+
+
+def _parse_number(text: str, decimal_comma: bool) -> float:
+    cleaned = text.replace("\u00a0", "").replace(" ", "")
+    if decimal_comma:
+        cleaned = cleaned.replace(",", ".")
+    value = float(cleaned)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _parse_int(text: str, decimal_comma: bool) -> float:
+    value = _parse_number(text, decimal_comma)
+    if not value.is_integer():
+        raise ValueError(text)
+    return value
+
+
+def _parse_bool(text: str, decimal_comma: bool) -> bool:
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+def _parse_date(text: str, decimal_comma: bool) -> pd.Timestamp:
+    if len(text) != 10:
+        raise ValueError(text)
+    return pd.Timestamp(dt.date.fromisoformat(text))
+
+
+def _parse_time(text: str, decimal_comma: bool) -> float:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        raise ValueError(text)
+    hours, minutes = int(parts[0]), int(parts[1])
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes > 0):
+        raise ValueError(text)
+    return float(hours * 60 + minutes)
+
+
+_PARSERS: dict[str, Callable[[str, bool], Any]] = {
+    "number": _parse_number, "int": _parse_int, "bool": _parse_bool, "date": _parse_date,
+    "time": _parse_time,
+}
+
+
+def _parse_column(raw: RawTable, column: Column, issues: list[Issue]) -> pd.Series:
+    cells = raw.frame[column.name] if column.name in raw.frame else pd.Series(
+        [""] * len(raw.frame), index=raw.frame.index, dtype=object)
+    cells = cells.fillna("").astype(str).str.strip()
+    if column.required:
+        for i in np.flatnonzero((cells == "").to_numpy()):
+            issues.append(Issue("missing-value", raw.file, int(i) + 2, column.name,
+                                f"'{column.name}' is required; fill in {column.description}"))
+    if column.type == "str":
+        return cells
+    if column.type == "list":
+        return cells.map(lambda s: tuple(p.strip() for p in s.split(";") if p.strip()))
+    parse = _PARSERS[column.type]
+    values: list[Any] = []
+    for i, text in enumerate(cells):
+        if text == "":
+            values.append(False if column.type == "bool" else None)
+            continue
+        try:
+            value = parse(text, raw.decimal_comma)
+        except ValueError:
+            issues.append(Issue(_CODE[column.type], raw.file, i + 2, column.name,
+                                f"'{text}' is not {_EXPECT[column.type]}"))
+            values.append(False if column.type == "bool" else None)
+            continue
+        if column.type in ("number", "int"):
+            if column.positive and value <= 0:
+                issues.append(Issue("not-positive", raw.file, i + 2, column.name,
+                                    f"'{column.name}' must be greater than 0, got {text}"))
+                value = None
+            elif column.minimum is not None and value < column.minimum:
+                issues.append(Issue("negative", raw.file, i + 2, column.name,
+                                    f"'{column.name}' must be at least {column.minimum:g}, got "
+                                    f"{text}"))
+                value = None
+        values.append(value)
+    if column.type == "date":
+        return pd.Series(pd.to_datetime(pd.Series(values, dtype=object)), index=cells.index)
+    if column.type == "bool":
+        return pd.Series(values, index=cells.index, dtype=bool)
+    return pd.Series(values, index=cells.index, dtype=float)
+
+
+def parse_table(raw: RawTable, table: Table, issues: list[Issue]) -> pd.DataFrame | None:
+    """Typed frame of a raw table, or None when a required column is missing."""
+    missing = [c.name for c in table.columns if c.required and c.name not in raw.frame.columns]
+    for name in missing:
+        issues.append(Issue("missing-column", raw.file, 1, name,
+                            f"required column '{name}' is missing; the header has: "
+                            f"{', '.join(map(str, raw.frame.columns)) or '(nothing)'}"))
+    if missing:
+        return None
+    typed = pd.DataFrame(index=raw.frame.index)
+    for column in table.columns:
+        typed[column.name] = _parse_column(raw, column, issues)
+    for extra in raw.frame.columns:
+        if extra not in typed.columns:
+            typed[extra] = raw.frame[extra]  # unknown columns are kept and ignored
+    typed["_row"] = np.arange(len(typed)) + 2
+    return typed.reset_index(drop=True)
+
+
+def _duplicates(frame: pd.DataFrame, key: list[str], file: str, issues: list[Issue]) -> None:
+    present = frame[key].notna().all(axis=1) & (frame[key].astype(str) != "").all(axis=1)
+    dup = frame[present & frame.duplicated(key, keep="first")]
+    for _, row in dup.iterrows():
+        first = frame[(frame[key] == row[key]).all(axis=1)]["_row"].iloc[0]
+        shown = ", ".join(f"{k}={row[k].date() if isinstance(row[k], pd.Timestamp) else row[k]}"
+                          for k in key)
+        issues.append(Issue("duplicate-id", file, int(row["_row"]), key[0],
+                            f"{shown} already appears in row {first}; keys must be unique"))
+
+
+def _check_sessions(sessions: pd.DataFrame, file: str, issues: list[Issue]) -> None:
+    bad = sessions["end"] <= sessions["start"]
+    for _, row in sessions[bad].iterrows():
+        issues.append(Issue("end-before-start", file, int(row["_row"]), "end",
+                            f"session ends ({_hhmm(row['end'])}) at or before it starts "
+                            f"({_hhmm(row['start'])}); check start and end"))
+    ok = sessions[~bad & sessions[["start", "end", "date"]].notna().all(axis=1)]
+    ordered = ok.sort_values(["site", "room", "date", "start"])
+    same_room = (ordered[["site", "room", "date"]].shift() == ordered[["site", "room", "date"]]).all(
+        axis=1)
+    overlap = same_room & (ordered["start"] < ordered["end"].shift())
+    previous_rows = ordered["_row"].shift()
+    for idx in ordered.index[overlap.to_numpy()]:
+        row = ordered.loc[idx]
+        issues.append(Issue("session-overlap", file, int(row["_row"]), "start",
+                            f"room {row['room']} at {row['site']} on {row['date'].date()} already"
+                            f" has a session in row {int(previous_rows.loc[idx])} that runs past "
+                            f"{_hhmm(row['start'])}; merge or move one of them"))
+
+
+def _hhmm(minutes: float) -> str:
+    return f"{int(minutes) // 60:02d}:{int(minutes) % 60:02d}"
+
+
+def _derive_session_ids(sessions: pd.DataFrame) -> None:
+    derived = (sessions["site"] + "-" + sessions["room"] + "-"
+               + sessions["date"].dt.strftime("%Y-%m-%d") + "-"
+               + sessions["start"].map(lambda m: _hhmm(m).replace(":", "") if pd.notna(m) else ""))
+    sessions["session_id"] = sessions["session_id"].where(sessions["session_id"] != "", derived)
+
+
+def _horizon(config: Config, sessions: pd.DataFrame) -> tuple[dt.date, int]:
+    dates = sessions["date"].dropna()
+    first = dates.min().date() if len(dates) else dt.date(1970, 1, 1)
+    last = dates.max().date() if len(dates) else first
+    start = config.horizon_start or first
+    days = config.horizon_days or max(1, (last - start).days + 1)
+    return start, days
+
+
+def _check_references(case: Case, issues: list[Issue]) -> None:
+    waitlist = case.waitlist
+    file = case.file("waitlist")
+    unknown_urgency = (waitlist["urgency"] != "") & ~waitlist["urgency"].isin(list(
+        case.config.urgency))
+    for _, row in waitlist[unknown_urgency].iterrows():
+        issues.append(Issue("unknown-urgency", file, int(row["_row"]), "urgency",
+                            f"urgency '{row['urgency']}' is not a configured class "
+                            f"({', '.join(case.config.urgency)}); fix it or add the class to "
+                            "orplan.toml"))
+    if case.surgeons is not None:
+        known = set(case.surgeons["surgeon_id"])
+        unknown = (waitlist["surgeon_id"] != "") & ~waitlist["surgeon_id"].isin(known)
+        for _, row in waitlist[unknown].iterrows():
+            issues.append(Issue("unknown-surgeon", file, int(row["_row"]), "surgeon_id",
+                                f"surgeon '{row['surgeon_id']}' has no row in "
+                                f"{case.file('surgeons')}, so this patient cannot be planned; add "
+                                "the surgeon's available dates", "warning"))
+    if case.beds is not None:
+        wards = set(case.beds["ward"])
+        unknown = (waitlist["ward"] != "") & ~waitlist["ward"].isin(wards)
+        for _, row in waitlist[unknown].iterrows():
+            issues.append(Issue("unknown-ward", file, int(row["_row"]), "ward",
+                                f"ward '{row['ward']}' has no row in {case.file('beds')}; its beds"
+                                " are not limited. Add the ward's capacity or fix the name",
+                                "warning"))
+    late = waitlist["earliest_date"].notna() & waitlist["deadline"].notna() & (
+        waitlist["earliest_date"] > waitlist["deadline"])
+    for _, row in waitlist[late].iterrows():
+        issues.append(Issue("deadline-before-earliest", file, int(row["_row"]), "deadline",
+                            f"deadline {row['deadline'].date()} is before earliest_date "
+                            f"{row['earliest_date'].date()}; the deadline cannot be kept",
+                            "warning"))
+    start = pd.Timestamp(case.horizon_start)
+    end = pd.Timestamp(case.horizon_end)
+    outside = (case.sessions["date"] < start) | (case.sessions["date"] > end)
+    for _, row in case.sessions[outside].iterrows():
+        issues.append(Issue("outside-horizon", case.file("sessions"), int(row["_row"]), "date",
+                            f"session date {row['date'].date()} is outside the horizon "
+                            f"{case.horizon_start}..{case.horizon_end}; it is ignored", "warning"))
+
+
+def load_case(folder: Path, config: Config) -> tuple[Case | None, list[Issue]]:
+    """Read and parse every table in folder. Returns the case (None when it cannot be built) and
+    every issue found."""
+    issues: list[Issue] = []
+    if not folder.is_dir():
+        issues.append(Issue("missing-file", str(folder), None, None,
+                            f"case folder {folder} does not exist or is not a folder"))
+        return None, issues
+    typed: dict[str, pd.DataFrame | None] = {}
+    files: dict[str, Path] = {}
+    for name, table in TABLES.items():
+        raw = read_raw_table(folder, name, issues)
+        if raw is None:
+            if table.required and not any(i.file.startswith(name + ".") for i in issues):
+                issues.append(Issue("missing-file", f"{name}.csv", None, None,
+                                    f"required table '{name}' not found: put {name}.csv or "
+                                    f"{name}.parquet in {folder}"))
+            typed[name] = None
+            continue
+        files[name] = raw.path
+        typed[name] = parse_table(raw, table, issues)
+    waitlist, sessions = typed["waitlist"], typed["sessions"]
+    if waitlist is None or sessions is None:
+        return None, issues
+    _derive_session_ids(sessions)
+    for name, table in TABLES.items():
+        frame = typed[name]
+        if frame is not None and table.key:
+            _duplicates(frame, list(table.key), files[name].name, issues)
+    _check_sessions(sessions, files["sessions"].name, issues)
+    if sessions.empty:
+        issues.append(Issue("no-sessions", files["sessions"].name, None, None,
+                            "the sessions table has no rows; export the staffed sessions"))
+    start, days = _horizon(config, sessions)
+    waitlist["urgency"] = waitlist["urgency"].where(waitlist["urgency"] != "",
+                                                    config.default_urgency)
+    case = Case(folder, config, waitlist, sessions, typed["surgeons"], typed["equipment"],
+                typed["beds"], start, days, files)
+    _check_references(case, issues)
+    return case, issues
+
+
+def validate_case(folder: Path, config: Config) -> tuple[Case | None, list[Issue]]:
+    """load_case plus the checks that need the eligibility rules (patients no session can take)."""
+    case, issues = load_case(folder, config)
+    if case is None or any(i.severity == "error" for i in issues):
+        return case, issues
+    from orplan.model.pairs import eligibility
+
+    result = eligibility(case)
+    file = case.file("waitlist")
+    rows = case.waitlist.set_index("patient_id")["_row"]
+    for patient, (code, message) in result.ineligible.items():
+        issues.append(Issue("no-eligible-session", file, int(rows[patient]), None,
+                            f"no session can take this patient ({code}): {message}", "warning"))
+    return case, issues
