@@ -1,0 +1,239 @@
+"""The orplan command line: parse, call the library, render, map errors to exit codes.
+
+Exit codes (stable): 0 success; 1 `check` found rule violations (or `solve` wrote a plan that
+fails its own check); 2 usage error; 3 invalid input; 4 no plan found within the time limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import traceback
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orplan import __version__
+from orplan.config import Config, ConfigError, load_config
+from orplan.issues import Issue, has_errors
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Exit(IntEnum):
+    OK = 0
+    VIOLATIONS = 1
+    USAGE = 2
+    INVALID_INPUT = 3
+    NO_PLAN = 4
+
+
+app = typer.Typer(
+    name="orplan",
+    help="Operating-room planner: waitlist + staffed sessions -> optimised weekly theatre plan.\n\n"
+    "Exit codes: 0 success, 1 plan breaks rules (check), 2 usage, 3 invalid input, 4 no plan.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+CaseArg = Annotated[Path, typer.Argument(help="Case folder with waitlist and sessions tables.",
+                                         show_default=False)]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="orplan.toml to use (default: CASE/orplan.toml if present).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
+MAX_ISSUES_SHOWN = 50
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        console.print(f"orplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version_callback,
+                                                is_eager=True, help="Show the version.")] = False
+          ) -> None:
+    pass
+
+
+def _config(case: Path, path: Path | None) -> Config:
+    chosen = path if path is not None else (case / "orplan.toml")
+    return load_config(chosen if (path is not None or chosen.exists()) else None)
+
+
+def _print_issues(issues: list[Issue], limit: int = MAX_ISSUES_SHOWN) -> None:
+    errors = [i for i in issues if i.severity == "error"]
+    warnings = [i for i in issues if i.severity == "warning"]
+    for label, group in (("error", errors), ("warning", warnings)):
+        for issue in group[:limit]:
+            err.print(f"{label} [{issue.code}] {issue.location()}: {issue.message}")
+        if len(group) > limit:
+            err.print(f"... and {len(group) - limit} more {label}s (see `orplan validate --all`)")
+
+
+def _guard(debug: bool, action):  # type: ignore[no-untyped-def]
+    """Run action; turn known failures into messages and exit codes, unexpected ones into a one-line
+    message (a traceback with --debug)."""
+    from orplan.pipeline import InvalidInput
+
+    try:
+        return action()
+    except ConfigError as exc:
+        _print_issues(exc.issues)
+        err.print("invalid configuration: nothing was planned")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    except InvalidInput as exc:
+        _print_issues(exc.issues)
+        n = sum(i.severity == "error" for i in exc.issues)
+        err.print(f"{n} input error(s): nothing was planned. Fix them and run again "
+                  "(`orplan validate CASE` lists them all).")
+        raise typer.Exit(Exit.INVALID_INPUT) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        else:
+            err.print(f"orplan failed: {type(exc).__name__}: {exc} (run with --debug for details)")
+        raise typer.Exit(Exit.INVALID_INPUT if isinstance(exc, OSError) else 1) from None
+
+
+@app.command()
+def validate(
+    case: CaseArg,
+    config: ConfigOpt = None,
+    show_all: Annotated[bool, typer.Option("--all", help="List every issue, not the first 50 "
+                                           "of each kind.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Check a case's tables and report every problem at once.
+
+    Examples:
+      orplan validate examples/hospital
+      orplan validate exports/week47 --config orplan.toml
+    """
+    from orplan.validate import validate_case
+
+    def run() -> list[Issue]:
+        cfg = _config(case, config)
+        _, issues = validate_case(case, cfg)
+        return issues
+
+    issues = _guard(debug, run)
+    _print_issues(issues, sys.maxsize if show_all else MAX_ISSUES_SHOWN)
+    errors = sum(i.severity == "error" for i in issues)
+    warnings = len(issues) - errors
+    if has_errors(issues):
+        err.print(f"invalid: {errors} error(s), {warnings} warning(s)")
+        raise typer.Exit(Exit.INVALID_INPUT)
+    console.print(f"valid: 0 errors, {warnings} warning(s)")
+
+
+@app.command()
+def solve(
+    case: CaseArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder (replaced "
+                                         "atomically).")],
+    config: ConfigOpt = None,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", "-t", min=1.0, help="Seconds for the whole run [config: 60].")] = None,
+    gap: Annotated[float | None, typer.Option(
+        "--gap", min=0.0, max=1.0, help="Relative gap at which to stop [config: 0.01].")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1,
+                                                help="Solver threads [config: 1].")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0,
+                                             help="Solver random seed [config: 0].")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: csv or parquet.")
+                   ] = "csv",
+    solver_log: Annotated[Path | None, typer.Option("--solver-log",
+                                                    help="Write HiGHS's log to this file.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Plan the case and write plan, unscheduled, sessions, breaches and summary.json.
+
+    Examples:
+      orplan solve examples/hospital -o out/hospital
+      orplan solve exports/week47 -o plans/week47 --time-limit 120 --format parquet
+    """
+    from orplan.pipeline import SolveOptions, run_solve
+    from orplan.reports.terminal import render_summary
+
+    if fmt not in ("csv", "parquet"):
+        err.print(f"--format must be csv or parquet, not '{fmt}'")
+        raise typer.Exit(Exit.USAGE)
+
+    def run():  # type: ignore[no-untyped-def]
+        cfg = _config(case, config)
+        settings = dataclasses.replace(
+            cfg.solver,
+            **{k: v for k, v in {"time_limit": time_limit, "gap": gap, "threads": threads,
+                                 "seed": seed}.items() if v is not None})
+        options = SolveOptions(settings.time_limit, settings.gap, settings.threads, settings.seed,
+                               fmt, solver_log)  # type: ignore[arg-type]
+        return run_solve(case, output, cfg, options)
+
+    outcome = _guard(debug, run)
+    if not quiet:
+        render_summary(console, outcome, output)
+    if outcome.summary["status"] == "no-plan":
+        err.print("no plan found within the time limit; nothing was written. "
+                  "Give more time (--time-limit).")
+        raise typer.Exit(Exit.NO_PLAN)
+    if outcome.violations:
+        err.print(f"the plan breaks {len(outcome.violations)} rule(s); see `orplan check`")
+        raise typer.Exit(Exit.VIOLATIONS)
+
+
+@app.command()
+def check(
+    case: CaseArg,
+    plan: Annotated[Path, typer.Argument(help="A plan file (plan.csv / plan.parquet) or an "
+                                         "output folder holding one.", show_default=False)],
+    config: ConfigOpt = None,
+    show_ids: Annotated[bool, typer.Option("--show-ids", help="Print patient identifiers.")
+                        ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Re-check a plan against every hard rule, without the solver.
+
+    Examples:
+      orplan check examples/hospital out/hospital
+      orplan check exports/week47 manual_plan.csv
+    """
+    from orplan.reports.terminal import render_violations
+    from orplan.verify import verify_plan
+
+    def run():  # type: ignore[no-untyped-def]
+        from orplan.io.plan_file import read_plan
+        from orplan.pipeline import InvalidInput, load_stage
+
+        cfg = _config(case, config)
+        loaded, _ = load_stage(case, cfg)
+        frame, issues = read_plan(plan)
+        if frame is None or has_errors(issues):
+            raise InvalidInput(issues)
+        return verify_plan(loaded, frame), len(frame)
+
+    violations, planned = _guard(debug, run)
+    if violations:
+        render_violations(err, violations, show_ids)
+        err.print(f"plan breaks {len(violations)} rule(s) ({planned} cases checked)")
+        raise typer.Exit(Exit.VIOLATIONS)
+    console.print(f"plan keeps every rule ({planned} cases checked)")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

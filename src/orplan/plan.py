@@ -1,0 +1,133 @@
+"""From chosen (patient, session) pairs to a timed plan: the order and start time of every case.
+
+Sequencing runs one day at a time over all rooms together, because a surgeon can work two rooms
+in one day ("flip rooms") and must never be in two cases at once. It is list scheduling: within a
+room, first_case patients come first and last_case patients last; between those, longer cases go
+earlier (the usual rule: long, complex cases in the morning, short ones fill the end of the day).
+Whenever a room is free, it takes the case that can start soonest given its surgeon; the earliest
+possible start across all rooms is scheduled next. A session whose last case would end beyond its
+allowed overtime (possible only when a surgeon's waits pile up) gives up its lowest-priority case,
+which is reported with reason `sequencing`, and the day is timed again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from orplan.case import Case
+
+PLAN_COLUMNS = ["patient_id", "session_id", "site", "room", "date", "order", "start", "end",
+                "surgeon_id", "specialty", "procedure", "duration_min"]
+
+
+@dataclass
+class TimedPlan:
+    plan: pd.DataFrame  # PLAN_COLUMNS, start/end as minutes after midnight, date as Timestamp
+    dropped: list[int]  # patient positions removed because they could not be timed
+
+
+def _hint(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    return np.where(first, 0, np.where(last, 2, 1))
+
+
+def _time_day(cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float) -> pd.DataFrame:
+    """List-schedule one day's cases. `cases` columns: p, s, duration, surgeon_id, hint, rank."""
+    room_free = {s: float(sessions.at[s, "start"]) for s in cases["s"].unique()}
+    surgeon_free: dict[str, float] = {}
+    remaining = {s: group.sort_values(["hint", "rank"]).to_dict("records")
+                 for s, group in cases.groupby("s", sort=True)}
+    order_in_session = dict.fromkeys(remaining, 0)
+    timed: list[dict[str, object]] = []
+    while remaining:
+        best: tuple[float, int, int] | None = None  # (start, session, position in its list)
+        for s, queue in remaining.items():
+            hint = queue[0]["hint"]
+            for i, case in enumerate(queue):
+                if case["hint"] != hint:
+                    break
+                surgeon = case["surgeon_id"]
+                start = max(room_free[s], surgeon_free.get(surgeon, 0.0) if surgeon else 0.0)
+                if best is None or (start, s, i) < best:
+                    best = (start, s, i)
+                if start == room_free[s]:
+                    break  # no case in this room can start sooner; keep the rule's order
+        assert best is not None
+        start, s, i = best
+        case = remaining[s].pop(i)
+        end = start + float(case["duration"])
+        room_free[s] = end + turnover
+        if case["surgeon_id"]:
+            surgeon_free[str(case["surgeon_id"])] = end
+        order_in_session[s] += 1
+        timed.append({"p": case["p"], "s": s, "order": order_in_session[s], "start": start,
+                      "end": end})
+        if not remaining[s]:
+            del remaining[s]
+    return pd.DataFrame(timed)
+
+
+def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
+             keep_value: np.ndarray) -> TimedPlan:
+    """Time the cases of `assignment` (columns p, s; s indexes `sessions`). `keep_value[p]` ranks
+    patients when a case must be given up (the lowest value goes)."""
+    waitlist = case.waitlist
+    turnover = case.config.turnover_min
+    if assignment.empty:
+        return TimedPlan(pd.DataFrame(columns=PLAN_COLUMNS), [])
+    p = assignment["p"].to_numpy()
+    cases = pd.DataFrame({
+        "p": p,
+        "s": assignment["s"].to_numpy(),
+        "duration": waitlist["duration_min"].to_numpy()[p],
+        "surgeon_id": waitlist["surgeon_id"].to_numpy()[p],
+        "hint": _hint(waitlist["first_case"].to_numpy()[p], waitlist["last_case"].to_numpy()[p]),
+        "date": sessions["date"].to_numpy()[assignment["s"].to_numpy()],
+    })
+    # rank: longer first, then higher priority, then patient order (deterministic)
+    order = np.lexsort((p, -keep_value[p], -cases["duration"].to_numpy()))
+    cases["rank"] = np.argsort(order)
+    limit = (sessions["end"] + sessions["max_ot"]).to_numpy()
+    dropped: list[int] = []
+    days: list[pd.DataFrame] = []
+    for _, day_cases in cases.groupby("date", sort=True):
+        while True:
+            timed = _time_day(day_cases, sessions, turnover)
+            last_end = timed.groupby("s")["end"].max()
+            late = last_end[last_end > limit[last_end.index] + 1e-6]
+            if late.empty:
+                days.append(timed)
+                break
+            s = int(late.index[0])
+            in_session = day_cases[day_cases["s"] == s]
+            victim = int(in_session["p"].to_numpy()[np.argmin(keep_value[in_session["p"]])])
+            dropped.append(victim)
+            day_cases = day_cases[day_cases["p"] != victim]
+            if day_cases.empty:
+                break
+    timed = pd.concat(days, ignore_index=True) if days else pd.DataFrame(
+        columns=["p", "s", "order", "start", "end"])
+    return TimedPlan(_plan_frame(waitlist, sessions, timed), sorted(dropped))
+
+
+def _plan_frame(waitlist: pd.DataFrame, sessions: pd.DataFrame, timed: pd.DataFrame) -> pd.DataFrame:
+    p = timed["p"].to_numpy(dtype=int)
+    s = timed["s"].to_numpy(dtype=int)
+    plan = pd.DataFrame({
+        "patient_id": waitlist["patient_id"].to_numpy()[p],
+        "session_id": sessions["session_id"].to_numpy()[s],
+        "site": sessions["site"].to_numpy()[s],
+        "room": sessions["room"].to_numpy()[s],
+        "date": sessions["date"].to_numpy()[s],
+        "order": timed["order"].to_numpy(dtype=int),
+        "start": timed["start"].to_numpy(dtype=float),
+        "end": timed["end"].to_numpy(dtype=float),
+        "surgeon_id": waitlist["surgeon_id"].to_numpy()[p],
+        "specialty": waitlist["specialty"].to_numpy()[p],
+        "procedure": waitlist["procedure"].to_numpy()[p],
+        "duration_min": waitlist["duration_min"].to_numpy()[p],
+    })
+    plan["_p"], plan["_s"] = p, s
+    return plan.sort_values(["date", "site", "room", "order"], kind="stable").reset_index(drop=True)
