@@ -231,6 +231,40 @@ def check(
     console.print(f"plan keeps every rule ({planned} cases checked)")
 
 
+@app.command()
+def generate(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the case to.")],
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Case size: tiny, small or "
+                                         "example.")] = "small",
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed (same seed, same "
+                                      "case).")] = 1,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
+    force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not "
+                                        "empty.")] = False,
+) -> None:
+    """Write a realistic, valid planning case (all tables and orplan.toml).
+
+    Examples:
+      orplan generate --profile example --seed 7 -o cases/demo
+      orplan generate --profile small -o /tmp/small --format parquet
+    """
+    from orplan.generate import PROFILES, generate_case, write_case
+
+    if profile not in PROFILES:
+        err.print(f"unknown profile '{profile}'; choose one of {', '.join(PROFILES)}")
+        raise typer.Exit(Exit.USAGE)
+    if fmt not in ("csv", "parquet"):
+        err.print(f"--format must be csv or parquet, not '{fmt}'")
+        raise typer.Exit(Exit.USAGE)
+    if output.exists() and any(output.iterdir()) and not force:
+        err.print(f"{output} is not empty; choose another folder or pass --force")
+        raise typer.Exit(Exit.USAGE)
+    tables, config = generate_case(profile, seed)
+    write_case(output, tables, config, fmt)
+    console.print(f"wrote {profile} case (seed {seed}) to {output}: "
+                  f"{len(tables['waitlist'])} patients, {len(tables['sessions'])} sessions")
+
+
 def main() -> None:
     app()
 

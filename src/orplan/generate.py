@@ -1,0 +1,194 @@
+"""Generate realistic planning cases, deterministic for a seed.
+
+Shapes, and where they come from:
+- Specialty shares of theatre time and the procedure catalogue follow a typical Norwegian
+  university hospital's elective mix (orthopaedics and general surgery largest). Case durations
+  are log-normal per procedure (the standard model in the OR literature), rounded to 5 minutes.
+- Urgency mix A/B/C/D = 10/25/40/25 %; waiting times are drawn relative to each class's maximum
+  wait, so that some patients are already past their deadline, as on real lists.
+- Block schedule: each room-day belongs to one specialty in proportion to its share; about one
+  session in ten is open to every specialty; a few sessions are half-days.
+- Surgeons work 3-5 days of the week, most with a daily operating limit.
+- Demand is 2-3 times the week's staffed time, as on real waitlists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Procedure:
+    code: str
+    specialty: str
+    median_min: float
+    sigma: float
+    share: float
+    equipment: str = ""
+    los_days: int = 0
+
+
+CATALOGUE = (
+    Procedure("ORTH-THA", "ORTH", 110, 0.25, 0.25, "", 3),
+    Procedure("ORTH-TKA", "ORTH", 120, 0.25, 0.25, "", 3),
+    Procedure("ORTH-ARTHRO", "ORTH", 45, 0.35, 0.30),
+    Procedure("ORTH-FRACT", "ORTH", 90, 0.40, 0.20, "c-arm", 2),
+    Procedure("GEN-CHOLE", "GEN", 75, 0.35, 0.35, "", 1),
+    Procedure("GEN-HERNIA", "GEN", 60, 0.30, 0.40),
+    Procedure("GEN-COLECT", "GEN", 210, 0.30, 0.25, "robot", 5),
+    Procedure("GYN-HYST", "GYN", 130, 0.30, 0.35, "robot", 2),
+    Procedure("GYN-LAPSC", "GYN", 60, 0.35, 0.45),
+    Procedure("GYN-PROLAPSE", "GYN", 90, 0.30, 0.20, "", 1),
+    Procedure("URO-RALP", "URO", 220, 0.25, 0.25, "robot", 2),
+    Procedure("URO-TURP", "URO", 60, 0.30, 0.35, "", 1),
+    Procedure("URO-CYSTO", "URO", 30, 0.40, 0.40),
+    Procedure("ENT-TONS", "ENT", 40, 0.30, 0.50),
+    Procedure("ENT-SEPTO", "ENT", 70, 0.30, 0.30),
+    Procedure("ENT-SINUS", "ENT", 90, 0.35, 0.20),
+    Procedure("PLAST-BREAST", "PLAST", 150, 0.30, 0.40, "", 1),
+    Procedure("PLAST-HAND", "PLAST", 45, 0.40, 0.60),
+    Procedure("SPINE-DECOMP", "SPINE", 120, 0.30, 0.60, "c-arm", 2),
+    Procedure("SPINE-FUSION", "SPINE", 240, 0.30, 0.40, "c-arm", 4),
+)
+
+SPECIALTY_SHARE = {"ORTH": 0.26, "GEN": 0.20, "GYN": 0.14, "URO": 0.13, "ENT": 0.09,
+                   "PLAST": 0.08, "SPINE": 0.10}
+URGENCY = (("A", 14, 0.10), ("B", 60, 0.25), ("C", 180, 0.40), ("D", 365, 0.25))
+
+
+@dataclass(frozen=True)
+class Profile:
+    sites: tuple[tuple[str, int], ...]  # (site, rooms)
+    days: int
+    patients: int
+    surgeons_per_specialty: int
+    start: dt.date = dt.date(2026, 11, 30)  # a Monday
+
+
+PROFILES = {
+    "tiny": Profile((("NORTH", 2),), 2, 20, 2),
+    "small": Profile((("NORTH", 3), ("SOUTH", 2)), 3, 120, 3),
+    "example": Profile((("NORTH", 6), ("SOUTH", 4)), 5, 600, 5),
+}
+
+
+def generate_case(profile_name: str, seed: int) -> tuple[dict[str, pd.DataFrame], str]:
+    """Tables (waitlist, sessions, surgeons, equipment, beds) and the text of orplan.toml."""
+    profile = PROFILES[profile_name]
+    rng = np.random.default_rng(seed)
+    specialties = list(SPECIALTY_SHARE)
+    shares = np.array([SPECIALTY_SHARE[s] for s in specialties])
+    dates = [profile.start + dt.timedelta(days=d) for d in range(profile.days)]
+
+    session_rows = []
+    for site, rooms in profile.sites:
+        for r in range(1, rooms + 1):
+            room = f"OR{r}"
+            installed = "c-arm" if (site == profile.sites[0][0] and r == rooms) else ""
+            for date in dates:
+                open_session = rng.random() < 0.1
+                specialty = "" if open_session else str(rng.choice(specialties, p=shares))
+                half_day = rng.random() < 0.1
+                end = "12:00" if half_day else "15:30"
+                session_rows.append({"site": site, "room": room, "date": date.isoformat(),
+                                     "start": "08:00", "end": end, "specialty": specialty,
+                                     "equipment": installed})
+    sessions = pd.DataFrame(session_rows)
+
+    surgeon_rows = []
+    surgeons_of: dict[str, list[str]] = {}
+    for specialty in specialties:
+        names = [f"{specialty}-{i + 1:02d}" for i in range(profile.surgeons_per_specialty)]
+        surgeons_of[specialty] = names
+        for name in names:
+            n_days = int(rng.integers(min(3, profile.days), profile.days + 1))
+            days = sorted(rng.choice(profile.days, size=n_days, replace=False))
+            limit = float(rng.choice([360, 420, 480, np.nan], p=[0.3, 0.3, 0.2, 0.2]))
+            for d in days:
+                surgeon_rows.append({"surgeon_id": name, "date": dates[d].isoformat(),
+                                     "max_minutes": "" if np.isnan(limit) else int(limit)})
+    surgeons = pd.DataFrame(surgeon_rows)
+
+    n = profile.patients
+    start = pd.Timestamp(profile.start)
+    patient_specialty = rng.choice(specialties, size=n, p=shares)
+    urgency_idx = rng.choice(len(URGENCY), size=n, p=[u[2] for u in URGENCY])
+    rows = []
+    site_names = [s for s, _ in profile.sites]
+    for i in range(n):
+        specialty = str(patient_specialty[i])
+        procedures = [p for p in CATALOGUE if p.specialty == specialty]
+        weights = np.array([p.share for p in procedures])
+        procedure = procedures[int(rng.choice(len(procedures), p=weights / weights.sum()))]
+        duration = max(15, 5 * round(procedure.median_min * np.exp(rng.normal(0, procedure.sigma))
+                                     / 5))
+        urgency, max_days, _ = URGENCY[urgency_idx[i]]
+        waited = int(rng.gamma(2.0, max_days / 2.6))
+        referral = start - pd.Timedelta(days=waited)
+        deadline = ""
+        if rng.random() < 0.15:
+            deadline = (start + pd.Timedelta(days=int(rng.integers(-10, profile.days + 10)))).date()
+        earliest = ""
+        if rng.random() < 0.08:
+            earliest = (start + pd.Timedelta(days=int(rng.integers(1, profile.days)))).date()
+        surgeon = str(rng.choice(surgeons_of[specialty])) if rng.random() < 0.7 else ""
+        site = str(rng.choice(site_names)) if rng.random() < 0.1 else ""
+        los = procedure.los_days + (int(rng.integers(0, 2)) if procedure.los_days else 0)
+        rows.append({
+            "patient_id": f"P{seed:02d}{i + 1:05d}",
+            "specialty": specialty,
+            "duration_min": duration,
+            "procedure": procedure.code,
+            "surgeon_id": surgeon,
+            "urgency": urgency,
+            "referral_date": referral.date().isoformat(),
+            "earliest_date": str(earliest),
+            "deadline": str(deadline),
+            "mandatory": "true" if rng.random() < 0.01 else "",
+            "site": site,
+            "equipment": procedure.equipment,
+            "los_days": los,
+            "ward": "",
+            "first_case": "true" if rng.random() < 0.05 else "",
+            "last_case": "true" if rng.random() < 0.03 else "",
+        })
+    waitlist = pd.DataFrame(rows)
+
+    equipment_rows = []
+    for site in site_names:
+        equipment_rows.append({"equipment": "robot", "site": site, "date": "",
+                               "units": 1})
+        equipment_rows.append({"equipment": "c-arm", "site": site, "date": "",
+                               "units": 2 if site == site_names[0] else 1})
+    equipment = pd.DataFrame(equipment_rows)
+
+    bed_rows = []
+    for site, rooms in profile.sites:
+        for date in dates:
+            bed_rows.append({"ward": site, "date": date.isoformat(), "capacity": 3 * rooms})
+    beds = pd.DataFrame(bed_rows)
+
+    config = (
+        "# orplan configuration for a generated case; every key is optional.\n"
+        f"[horizon]\nstart = \"{profile.start.isoformat()}\"\ndays = {profile.days}\n\n"
+        "[rules]\nturnover_min = 30\nmax_overtime_min = 30\ndefault_urgency = \"C\"\n\n"
+        "[solver]\ntime_limit = 60\ngap = 0.01\nthreads = 1\nseed = 0\n"
+    )
+    return {"waitlist": waitlist, "sessions": sessions, "surgeons": surgeons,
+            "equipment": equipment, "beds": beds}, config
+
+
+def write_case(folder: Path, tables: dict[str, pd.DataFrame], config: str,
+               fmt: str = "csv") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        if fmt == "csv":
+            frame.to_csv(folder / f"{name}.csv", index=False)
+        else:
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+    (folder / "orplan.toml").write_text(config, encoding="utf-8")
