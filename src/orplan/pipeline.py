@@ -21,7 +21,7 @@ from orplan.io.write import Format, write_outputs
 from orplan.issues import Issue, has_errors
 from orplan.model.build import build_model
 from orplan.model.common import Model
-from orplan.plan import TimedPlan, sequence
+from orplan.plan import TimedPlan, empty_plan, sequence
 from orplan.reports.kpi import (
     breaches_table,
     kpis,
@@ -144,9 +144,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                          str(options.solver_log) if options.solver_log else None, options.verbose)
     t = lap("solve", t)
     if report.status is Status.NO_PLAN:
-        timed = TimedPlan(pd.DataFrame(columns=["patient_id", "session_id", "site", "room", "date",
-                                                "order", "start", "end", "surgeon_id", "specialty",
-                                                "procedure", "duration_min", "_p", "_s"]), [])
+        timed = TimedPlan(empty_plan(), [])
     else:
         timed = extract_stage(model)
     t = lap("extract", t)

@@ -5,9 +5,10 @@ in one day ("flip rooms") and must never be in two cases at once. It is list sch
 room, first_case patients come first and last_case patients last; between those, longer cases go
 earlier (the usual rule: long, complex cases in the morning, short ones fill the end of the day).
 Whenever a room is free, it takes the case that can start soonest given its surgeon; the earliest
-possible start across all rooms is scheduled next. A session whose last case would end beyond its
-allowed overtime (possible only when a surgeon's waits pile up) gives up its lowest-priority case,
-which is reported with reason `sequencing`, and the day is timed again.
+possible start across all rooms is scheduled next. If that leaves a session past its allowed
+overtime (a surgeon's waits piled up), the day is timed again with the cases of surgeons who work
+several rooms first, then with shortest first. Only if no rule fits does the late session give up
+its lowest-priority case, reported with reason `sequencing`, and the day is timed again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ from orplan.case import Case
 
 PLAN_COLUMNS = ["patient_id", "session_id", "site", "room", "date", "order", "start", "end",
                 "surgeon_id", "specialty", "procedure", "duration_min"]
+
+
+def empty_plan() -> pd.DataFrame:
+    plan = pd.DataFrame({c: pd.Series([], dtype=object) for c in PLAN_COLUMNS})
+    for column in ("start", "end", "duration_min"):
+        plan[column] = plan[column].astype(float)
+    plan["date"] = plan["date"].astype("datetime64[ns]")
+    plan["_p"] = pd.Series([], dtype=int)
+    plan["_s"] = pd.Series([], dtype=int)
+    return plan
 
 
 @dataclass
@@ -69,6 +80,43 @@ def _time_day(cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float) -> p
     return pd.DataFrame(timed)
 
 
+def _ranks(day_cases: pd.DataFrame, keep_value: np.ndarray) -> list[np.ndarray]:
+    """Candidate orders of a day's cases, tried in turn: longest first (the usual rule); cases of
+    surgeons working several rooms first (so their rooms can interleave); shortest first."""
+    p = day_cases["p"].to_numpy()
+    duration = day_cases["duration"].to_numpy()
+    value = keep_value[p]
+    surgeon = day_cases["surgeon_id"]
+    rooms = surgeon.map(day_cases.groupby("surgeon_id")["s"].nunique()).where(surgeon != "", 0)
+    multi = (rooms.to_numpy() > 1).astype(int)
+    orders = [np.lexsort((p, -value, -duration)),
+              np.lexsort((p, -value, -duration, -multi)),
+              np.lexsort((p, -value, duration))]
+    return [np.argsort(order) for order in orders]
+
+
+def _late_sessions(timed: pd.DataFrame, limit: np.ndarray) -> pd.Series:
+    last_end = timed.groupby("s")["end"].max()
+    return last_end[last_end > limit[last_end.index] + 1e-6]
+
+
+def _best_timing(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
+                 keep_value: np.ndarray, limit: np.ndarray) -> pd.DataFrame:
+    """The first rule's timing that keeps every session within its allowed overtime, or else the
+    one with the least total lateness."""
+    best: tuple[float, pd.DataFrame] | None = None
+    for rank in _ranks(day_cases, keep_value):
+        timed = _time_day(day_cases.assign(rank=rank), sessions, turnover)
+        late = _late_sessions(timed, limit)
+        if late.empty:
+            return timed
+        lateness = float((late - limit[late.index]).sum())
+        if best is None or lateness < best[0]:
+            best = (lateness, timed)
+    assert best is not None
+    return best[1]
+
+
 def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
              keep_value: np.ndarray) -> TimedPlan:
     """Time the cases of `assignment` (columns p, s; s indexes `sessions`). `keep_value[p]` ranks
@@ -76,7 +124,7 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
     waitlist = case.waitlist
     turnover = case.config.turnover_min
     if assignment.empty:
-        return TimedPlan(pd.DataFrame(columns=PLAN_COLUMNS), [])
+        return TimedPlan(empty_plan(), [])
     p = assignment["p"].to_numpy()
     cases = pd.DataFrame({
         "p": p,
@@ -86,17 +134,13 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
         "hint": _hint(waitlist["first_case"].to_numpy()[p], waitlist["last_case"].to_numpy()[p]),
         "date": sessions["date"].to_numpy()[assignment["s"].to_numpy()],
     })
-    # rank: longer first, then higher priority, then patient order (deterministic)
-    order = np.lexsort((p, -keep_value[p], -cases["duration"].to_numpy()))
-    cases["rank"] = np.argsort(order)
     limit = (sessions["end"] + sessions["max_ot"]).to_numpy()
     dropped: list[int] = []
     days: list[pd.DataFrame] = []
     for _, day_cases in cases.groupby("date", sort=True):
         while True:
-            timed = _time_day(day_cases, sessions, turnover)
-            last_end = timed.groupby("s")["end"].max()
-            late = last_end[last_end > limit[last_end.index] + 1e-6]
+            timed = _best_timing(day_cases, sessions, turnover, keep_value, limit)
+            late = _late_sessions(timed, limit)
             if late.empty:
                 days.append(timed)
                 break
@@ -107,8 +151,9 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
             day_cases = day_cases[day_cases["p"] != victim]
             if day_cases.empty:
                 break
-    timed = pd.concat(days, ignore_index=True) if days else pd.DataFrame(
-        columns=["p", "s", "order", "start", "end"])
+    if not days:
+        return TimedPlan(empty_plan(), sorted(dropped))
+    timed = pd.concat(days, ignore_index=True)
     return TimedPlan(_plan_frame(waitlist, sessions, timed), sorted(dropped))
 
 

@@ -46,8 +46,8 @@ def verify_plan(case: Case, plan: pd.DataFrame) -> list[Violation]:
     for _, row in plan[unknown_s].iterrows():
         out.append(Violation("unknown-session", row["patient_id"], row["session_id"],
                              f"session '{row['session_id']}' is not in the sessions table"))
-    rows = plan[~unknown_p & ~unknown_s].join(waitlist, on="patient_id", rsuffix="_patient")
-    rows = rows.join(sessions, on="session_id", rsuffix="_session")
+    rows = plan[~unknown_p & ~unknown_s].join(waitlist, on="patient_id", suffixes=("", "_patient"))
+    rows = rows.join(sessions, on="session_id", suffixes=("", "_session"))
     if rows.empty:
         return out
     max_ot = rows["max_overtime_min"].fillna(case.config.max_overtime_min)

@@ -21,6 +21,12 @@ SESSION_COLUMNS = ["session_id", "site", "room", "date", "start", "end", "specia
                    "utilisation", "cases", "status"]
 
 
+def planned_dates(priority: pd.DataFrame, plan: pd.DataFrame) -> pd.Series:
+    """Planned date per patient (NaT when left out), aligned with `priority`."""
+    dates = pd.to_datetime(plan.set_index("patient_id")["date"]).astype("datetime64[ns]")
+    return pd.Series(dates.reindex(priority["patient_id"]).to_numpy(), index=priority.index)
+
+
 def session_report(case: Case, sessions: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
     """One row per session in the horizon (`sessions` from model.pairs.session_table)."""
     turnover = case.config.turnover_min
@@ -49,7 +55,7 @@ def objective_terms(case: Case, priority: pd.DataFrame, sessions: pd.DataFrame,
     """Every weighted objective term, evaluated on the timed plan (not read from the solver)."""
     weights = case.config.weights
     planned = priority["patient_id"].isin(plan["patient_id"]).to_numpy()
-    planned_date = priority["patient_id"].map(plan.set_index("patient_id")["date"])
+    planned_date = planned_dates(priority, plan)
     on_time = planned & (planned_date <= priority["breach_date"]).to_numpy()
     wait_days = ((planned_date - priority["ready_date"]).dt.days.fillna(0).clip(lower=0)).to_numpy()
     opened = session_stats["status"] == "open"
@@ -116,7 +122,7 @@ def unscheduled_table(case: Case, priority: pd.DataFrame, plan: pd.DataFrame,
 def breaches_table(case: Case, priority: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
     """Patients whose deadline is missed: due in the horizon and left out or planned late, or
     already overdue at the horizon start."""
-    planned_date = priority["patient_id"].map(plan.set_index("patient_id")["date"])
+    planned_date = planned_dates(priority, plan)
     due = priority["deadline_in_horizon"] | (priority["overdue_days"] > 0)
     late = planned_date.isna() | (planned_date > priority["breach_date"]) | (
         priority["overdue_days"] > 0)

@@ -1,0 +1,73 @@
+"""Shared helpers: build small cases on disk and solve them with fixed threads and seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from orplan.config import Config, load_config
+from orplan.pipeline import SolveOptions, SolveOutcome, run_solve
+from orplan.validate import load_case
+
+SESSION_DAY = "2026-01-05"
+
+
+def write_table(folder: Path, name: str, rows: list[dict[str, Any]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / f"{name}.csv", index=False)
+
+
+def make_case(folder: Path, waitlist: list[dict[str, Any]], sessions: list[dict[str, Any]],
+              config: str | None = None, **optional: list[dict[str, Any]]) -> Path:
+    """Write a case folder. Sessions default to site A, 08:00-12:00 on SESSION_DAY."""
+    full_sessions = []
+    for i, row in enumerate(sessions):
+        full = {"session_id": f"S{i + 1}", "site": "A", "room": f"R{i + 1}", "date": SESSION_DAY,
+                "start": "08:00", "end": "12:00", "specialty": ""}
+        full.update(row)
+        full_sessions.append(full)
+    full_waitlist = []
+    for i, row in enumerate(waitlist):
+        full = {"patient_id": f"P{i + 1}", "specialty": "ORTH", "duration_min": 60}
+        full.update(row)
+        full_waitlist.append(full)
+    write_table(folder, "waitlist", full_waitlist)
+    write_table(folder, "sessions", full_sessions)
+    for name, rows in optional.items():
+        write_table(folder, name, rows)
+    (folder / "orplan.toml").write_text(
+        config if config is not None else "[rules]\nturnover_min = 0\nmax_overtime_min = 0\n",
+        encoding="utf-8")
+    return folder
+
+
+def config_of(folder: Path) -> Config:
+    path = folder / "orplan.toml"
+    return load_config(path if path.exists() else None)
+
+
+def solve(folder: Path, out: Path | None = None, time_limit: float = 30.0,
+          gap: float = 0.0) -> SolveOutcome:
+    out = out if out is not None else folder.parent / f"{folder.name}-out"
+    options = SolveOptions(time_limit=time_limit, gap=gap, threads=1, seed=0)
+    return run_solve(folder, out, config_of(folder), options)
+
+
+def planned(outcome: SolveOutcome) -> dict[str, str]:
+    """patient_id -> session_id of the written plan."""
+    plan = outcome.tables["plan"]
+    return dict(zip(plan["patient_id"], plan["session_id"], strict=True))
+
+
+def loaded(folder: Path):  # type: ignore[no-untyped-def]
+    case, issues = load_case(folder, config_of(folder))
+    assert case is not None, issues
+    return case
+
+
+@pytest.fixture
+def case_dir(tmp_path: Path) -> Path:
+    return tmp_path / "case"
