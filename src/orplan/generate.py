@@ -111,8 +111,9 @@ def generate_case(profile_name: str, seed: int) -> tuple[dict[str, pd.DataFrame]
             limit = float(rng.choice([360, 420, 480, np.nan], p=[0.3, 0.3, 0.2, 0.2]))
             for d in days:
                 surgeon_rows.append({"surgeon_id": name, "date": dates[d].isoformat(),
-                                     "max_minutes": "" if np.isnan(limit) else int(limit)})
+                                     "max_minutes": None if np.isnan(limit) else int(limit)})
     surgeons = pd.DataFrame(surgeon_rows)
+    surgeons["max_minutes"] = surgeons["max_minutes"].astype("Int64")
 
     n = profile.patients
     start = pd.Timestamp(profile.start)

@@ -151,10 +151,9 @@ def _duplicates(frame: pd.DataFrame, key: list[str], file: str, issues: list[Iss
     dup = frame[present & frame.duplicated(key, keep="first")]
     for _, row in dup.iterrows():
         first = frame[(frame[key] == row[key]).all(axis=1)]["_row"].iloc[0]
-        shown = ", ".join(f"{k}={row[k].date() if isinstance(row[k], pd.Timestamp) else row[k]}"
-                          for k in key)
+        # The key's value is not repeated in the message: it may be a patient identifier.
         issues.append(Issue("duplicate-id", file, int(row["_row"]), key[0],
-                            f"{shown} already appears in row {first}; keys must be unique"))
+                            f"this key already appears in row {first}; keys must be unique"))
 
 
 def _check_sessions(sessions: pd.DataFrame, file: str, issues: list[Issue]) -> None:
