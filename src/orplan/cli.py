@@ -21,8 +21,8 @@ from orplan import __version__
 from orplan.config import Config, ConfigError, load_config
 from orplan.issues import Issue, has_errors
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, markup=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 
 class Exit(IntEnum):
@@ -64,9 +64,16 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version_c
     pass
 
 
+def _config_path(case: Path, path: Path | None) -> Path | None:
+    """The config file in use: --config, else CASE/orplan.toml when it exists."""
+    if path is not None:
+        return path
+    default = case / "orplan.toml"
+    return default if default.exists() else None
+
+
 def _config(case: Path, path: Path | None) -> Config:
-    chosen = path if path is not None else (case / "orplan.toml")
-    return load_config(chosen if (path is not None or chosen.exists()) else None)
+    return load_config(_config_path(case, path))
 
 
 def _print_issues(issues: list[Issue], limit: int = MAX_ISSUES_SHOWN) -> None:
@@ -178,7 +185,8 @@ def solve(
             **{k: v for k, v in {"time_limit": time_limit, "gap": gap, "threads": threads,
                                  "seed": seed}.items() if v is not None})
         options = SolveOptions(settings.time_limit, settings.gap, settings.threads, settings.seed,
-                               fmt, solver_log)  # type: ignore[arg-type]
+                               fmt, solver_log,  # type: ignore[arg-type]
+                               config_path=_config_path(case, config))
         return run_solve(case, output, cfg, options)
 
     outcome = _guard(debug, run)

@@ -51,6 +51,7 @@ class SolveOptions:
     fmt: Format = "csv"
     solver_log: Path | None = None
     verbose: bool = False
+    config_path: Path | None = None  # recorded with the input checksums
 
 
 @dataclass
@@ -64,9 +65,9 @@ class SolveOutcome:
     times: dict[str, float] = field(default_factory=dict)
 
 
-def checksums(case: Case) -> dict[str, str]:
-    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(case.files.values())}
+def checksums(case: Case, config_path: Path | None) -> dict[str, str]:
+    paths = sorted(case.files.values()) + ([config_path] if config_path else [])
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
 
 
 def load_stage(folder: Path, config: Config) -> tuple[Case, list[Issue]]:
@@ -169,7 +170,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         "horizon": {"start": case.horizon_start.isoformat(), "days": case.horizon_days},
         "versions": {"orplan": __version__, "solver": report.solver,
                      "pulp": _version("pulp"), "highspy": _version("highspy")},
-        "inputs": checksums(case),
+        "inputs": checksums(case, options.config_path),
         "warnings": sum(i.severity == "warning" for i in issues),
     }
 

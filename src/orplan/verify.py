@@ -91,13 +91,16 @@ def _check_rooms(rows: pd.DataFrame, turnover: float, out: list[Violation]) -> N
     ordered = rows.sort_values(["site_session", "room", "date", "start"])
     same = (ordered[["site_session", "room", "date"]] ==
             ordered[["site_session", "room", "date"]].shift()).all(axis=1)
-    gap = ordered["start"] - ordered["end"].shift()
+    previous_end = ordered["end"].shift()
+    gap = ordered["start"] - previous_end
     for idx in ordered.index[(same & (gap < turnover - EPS)).to_numpy()]:
         r = ordered.loc[idx]
+        when = (f"overlaps the previous case in room {r['room']}, which ends "
+                f"{_clock(previous_end[idx])}" if gap[idx] < 0 else
+                f"only {gap[idx]:g} min after the previous case in room {r['room']} ends")
         out.append(Violation("room-overlap", r["patient_id"], r["session_id"],
-                             f"case starts {_clock(r['start'])}, {gap[idx]:g} min after the "
-                             f"previous case in room {r['room']} ends; {turnover:g} min turnover "
-                             "is needed"))
+                             f"case starts {_clock(r['start'])}, {when}; {turnover:g} min "
+                             "turnover is needed"))
 
 
 def _check_surgeons(case: Case, rows: pd.DataFrame, out: list[Violation]) -> None:

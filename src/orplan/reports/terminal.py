@@ -20,10 +20,10 @@ def render_summary(console: Console, outcome: Any, output: Path) -> None:
     k = summary["kpis"]
     status = summary["status"]
     gap = summary["gap"]
-    console.print(f"[bold]orplan[/bold] {outcome.case.folder} -> {output}")
+    console.print(f"orplan {outcome.case.folder} -> {output}", style="bold")
     bound = summary["best_bound"]
     bound_text = "-" if bound is None else f"{bound:,.1f}"
-    console.print(f"status: [bold]{status}[/bold]  gap: {_pct(gap)}  objective: "
+    console.print(f"status: {status}  gap: {_pct(gap)}  objective: "
                   f"{summary['objective']:,.1f}  bound: {bound_text}")
     table = Table(title="Plan", show_header=True, header_style="bold")
     table.add_column("KPI")
