@@ -1,0 +1,33 @@
+"""Property: any random small case solves, and the plan passes the independent check."""
+
+import tempfile
+from pathlib import Path
+
+from conftest import make_case, solve
+from hypothesis import HealthCheck, given, settings
+from strategies import small_cases
+
+from orplan.io.plan_file import read_plan
+from orplan.verify import verify_plan
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(small_cases())
+def test_solve_then_check_always_passes(data):
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = make_case(Path(tmp) / "case", data["waitlist"], data["sessions"],
+                           config=data["config"], surgeons=data["surgeons"],
+                           equipment=data["equipment"], beds=data["beds"])
+        outcome = solve(folder, Path(tmp) / "out", gap=0.0)
+        assert outcome.summary["status"] == "optimal"
+        assert outcome.violations == []
+        assert outcome.summary["plan_repairs"] == 0
+        # the written file, read back, passes too
+        plan, issues = read_plan(Path(tmp) / "out")
+        assert plan is not None and issues == []
+        assert verify_plan(outcome.case, plan) == []
+        planned = set(outcome.tables["plan"]["patient_id"])
+        left = set(outcome.tables["unscheduled"]["patient_id"])
+        assert planned.isdisjoint(left)
+        assert planned | left == {p["patient_id"] for p in data["waitlist"]}
