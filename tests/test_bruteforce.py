@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_case, solve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orplan.config import load_config
+
+from conftest import make_case, solve
 
 HORIZON = [pd.Timestamp("2026-01-05"), pd.Timestamp("2026-01-06")]
 SLOTS = [("R1", "08:00", "12:00", 480, 720), ("R2", "12:30", "16:00", 750, 960)]

@@ -5,10 +5,11 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import make_case
 from typer.testing import CliRunner
 
 from orplan.cli import app
+
+from conftest import make_case
 
 runner = CliRunner()
 

@@ -5,11 +5,12 @@ from pathlib import Path
 import pandas as pd
 import pandas.testing as pdt
 import pytest
-from conftest import config_of, planned, solve
 
 from orplan.generate import generate_case, write_case
 from orplan.io.write import write_outputs
 from orplan.validate import load_case
+
+from conftest import config_of, planned, solve
 
 TABLES = ("waitlist", "sessions", "surgeons", "equipment", "beds")
 

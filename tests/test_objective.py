@@ -1,6 +1,7 @@
-"""Objective terms: deadlines, overdue, waiting; every term reported and consistent with the solver."""
+"""Objective terms: deadlines, overdue, waiting; every term reported and equal to the solver's."""
 
 import pytest
+
 from conftest import make_case, planned, solve
 
 

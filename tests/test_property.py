@@ -3,12 +3,13 @@
 import tempfile
 from pathlib import Path
 
-from conftest import make_case, solve
 from hypothesis import HealthCheck, given, settings
-from strategies import small_cases
 
 from orplan.io.plan_file import read_plan
 from orplan.verify import verify_plan
+
+from conftest import make_case, solve
+from strategies import small_cases
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,

@@ -164,9 +164,8 @@ def test_session_outside_horizon_is_a_warning(tmp_path):
     folder.mkdir()
     (folder / "waitlist.csv").write_text(WAITLIST)
     (folder / "sessions.csv").write_text(SESSIONS + "S2,A,1,2026-02-05,08:00,15:30,ORTH\n")
-    from dataclasses import replace
-
     import datetime as dt
+    from dataclasses import replace
     _, issues = validate_case(folder, replace(Config(), horizon_start=dt.date(2026, 1, 5),
                                               horizon_days=5))
     issue = _only(issues, "outside-horizon")

@@ -2,9 +2,10 @@
 
 import pandas as pd
 import pytest
-from conftest import loaded, make_case
 
 from orplan.verify import verify_plan
+
+from conftest import loaded, make_case
 
 
 def _plan(*rows: tuple[str, str, str, str]) -> pd.DataFrame:

@@ -1,3 +1,3 @@
-"""orplan: an operating-room planner. Waitlist + staffed sessions -> optimised weekly theatre plan."""
+"""orplan: an operating-room planner (waitlist + staffed sessions -> weekly theatre plan)."""
 
 __version__ = "0.1.0"

@@ -15,7 +15,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from orplan import __version__
 from orplan.config import Config, ConfigError, load_config

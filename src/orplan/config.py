@@ -1,4 +1,4 @@
-"""The planning configuration (`orplan.toml`): every key, its default and its meaning, in one place."""
+"""The planning configuration (`orplan.toml`): every key, its default and meaning, in one place."""
 
 from __future__ import annotations
 
@@ -89,11 +89,11 @@ def _coerce_section(cls: Any, data: dict[str, Any], section: str, file: str,
                                 f"unknown key '{section}.{key}'; known keys: "
                                 f"{', '.join(sorted(known))}"))
             continue
-        default = known[key].default
+        cast = int if isinstance(known[key].default, int) else float
         try:
             if isinstance(value, bool):
                 raise TypeError
-            values[key] = type(default)(value)
+            values[key] = cast(value)
             if values[key] < 0:
                 raise ValueError
         except (TypeError, ValueError):
@@ -152,8 +152,10 @@ def load_config(path: Path | None) -> Config:
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 issues.append(Issue("config-type", file, None, f"rules.{key}",
                                     f"'rules.{key}' must be a number >= 0"))
+            elif key == "turnover_min":
+                config = replace(config, turnover_min=float(value))
             else:
-                config = replace(config, **{key: float(value)})
+                config = replace(config, max_overtime_min=float(value))
     unknown_rules = set(rules) - {"turnover_min", "max_overtime_min", "default_urgency"}
     for key in sorted(unknown_rules):
         issues.append(Issue("config-unknown-key", file, None, f"rules.{key}",

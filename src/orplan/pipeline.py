@@ -144,10 +144,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     report = solve_model(model, budget, options.gap, options.threads, options.seed,
                          str(options.solver_log) if options.solver_log else None, options.verbose)
     t = lap("solve", t)
-    if report.status is Status.NO_PLAN:
-        timed = TimedPlan(empty_plan(), [])
-    else:
-        timed = extract_stage(model)
+    no_plan = report.status is Status.NO_PLAN
+    timed = TimedPlan(empty_plan(), []) if no_plan else extract_stage(model)
     t = lap("extract", t)
     violations = verify_plan(case, timed.plan)
     t = lap("verify", t)

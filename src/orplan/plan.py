@@ -157,7 +157,8 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
     return TimedPlan(_plan_frame(waitlist, sessions, timed), sorted(dropped))
 
 
-def _plan_frame(waitlist: pd.DataFrame, sessions: pd.DataFrame, timed: pd.DataFrame) -> pd.DataFrame:
+def _plan_frame(waitlist: pd.DataFrame, sessions: pd.DataFrame,
+                timed: pd.DataFrame) -> pd.DataFrame:
     p = timed["p"].to_numpy(dtype=int)
     s = timed["s"].to_numpy(dtype=int)
     plan = pd.DataFrame({

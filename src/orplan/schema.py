@@ -46,9 +46,10 @@ WAITLIST = Table(
     "one row per patient waiting for surgery",
     (
         Column("patient_id", "str", True, "unique key"),
-        Column("specialty", "str", True, "must match a session's specialty unless the session is open"),
-        Column("duration_min", "number", True, "planned case minutes in the room, turnover excluded",
-               positive=True),
+        Column("specialty", "str", True,
+               "must match a session's specialty unless the session is open"),
+        Column("duration_min", "number", True,
+               "planned case minutes in the room, turnover excluded", positive=True),
         Column("procedure", "str", False, "procedure code, for reporting"),
         Column("surgeon_id", "str", False, "the named surgeon who must operate"),
         Column("urgency", "str", False, "urgency class key from the config (default: the config's "

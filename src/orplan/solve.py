@@ -6,6 +6,7 @@ import enum
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pulp
@@ -44,7 +45,7 @@ def solver_version() -> str:
 def solve_model(model: Model, time_limit: float, gap: float, threads: int, seed: int,
                 log_path: str | None = None, verbose: bool = False) -> SolveReport:
     """Solve with HiGHS. `time_limit` is the solver's share of the run's budget (seconds)."""
-    options: dict[str, object] = {"random_seed": int(seed)}
+    options: dict[str, Any] = {"random_seed": int(seed)}
     if threads > 1:
         options["parallel"] = "on"
     solver = pulp.HiGHS(msg=verbose, gapRel=gap, threads=int(threads),
@@ -53,10 +54,10 @@ def solve_model(model: Model, time_limit: float, gap: float, threads: int, seed:
     stats = model.problem.solve(solver)
     seconds = time.perf_counter() - started
     status_text = str(getattr(stats, "status_str", stats.status))
-    if not stats.has_solution:
+    objective = _finite(stats.objective) if stats.has_solution else None
+    if objective is None:
         return SolveReport(Status.NO_PLAN, None, _finite(stats.best_bound), None, seconds,
                            status_text, solver_version(), time_limit)
-    objective = float(stats.objective)
     bound = _finite(stats.best_bound)
     if bound is None:
         bound = objective if status_text == "Optimal" else None

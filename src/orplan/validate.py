@@ -98,24 +98,25 @@ def _parse_column(raw: RawTable, column: Column, issues: list[Issue]) -> pd.Seri
         return cells.map(lambda s: tuple(p.strip() for p in s.split(";") if p.strip()))
     parse = _PARSERS[column.type]
     values: list[Any] = []
-    for i, text in enumerate(cells):
+    for position, text in enumerate(cells):
+        row = position + 2
         if text == "":
             values.append(False if column.type == "bool" else None)
             continue
         try:
             value = parse(text, raw.decimal_comma)
         except ValueError:
-            issues.append(Issue(_CODE[column.type], raw.file, i + 2, column.name,
+            issues.append(Issue(_CODE[column.type], raw.file, row, column.name,
                                 f"'{text}' is not {_EXPECT[column.type]}"))
             values.append(False if column.type == "bool" else None)
             continue
         if column.type in ("number", "int"):
             if column.positive and value <= 0:
-                issues.append(Issue("not-positive", raw.file, i + 2, column.name,
+                issues.append(Issue("not-positive", raw.file, row, column.name,
                                     f"'{column.name}' must be greater than 0, got {text}"))
                 value = None
             elif column.minimum is not None and value < column.minimum:
-                issues.append(Issue("negative", raw.file, i + 2, column.name,
+                issues.append(Issue("negative", raw.file, row, column.name,
                                     f"'{column.name}' must be at least {column.minimum:g}, got "
                                     f"{text}"))
                 value = None
@@ -164,8 +165,8 @@ def _check_sessions(sessions: pd.DataFrame, file: str, issues: list[Issue]) -> N
                             f"({_hhmm(row['start'])}); check start and end"))
     ok = sessions[~bad & sessions[["start", "end", "date"]].notna().all(axis=1)]
     ordered = ok.sort_values(["site", "room", "date", "start"])
-    same_room = (ordered[["site", "room", "date"]].shift() == ordered[["site", "room", "date"]]).all(
-        axis=1)
+    slot = ordered[["site", "room", "date"]]
+    same_room = (slot.shift() == slot).all(axis=1)
     overlap = same_room & (ordered["start"] < ordered["end"].shift())
     previous_rows = ordered["_row"].shift()
     for idx in ordered.index[overlap.to_numpy()]:

@@ -91,7 +91,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
     table = pq.read_table(path)
     frame = pd.DataFrame(
-        {name: [_cell_text(v) for v in table.column(name).to_pylist()] for name in table.column_names},
+        {name: [_cell_text(v) for v in table.column(name).to_pylist()]
+         for name in table.column_names},
         dtype=object,
     )
     return frame

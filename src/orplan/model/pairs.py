@@ -131,8 +131,8 @@ def _patients_with(pairs: pd.DataFrame, alive: np.ndarray, n: int) -> np.ndarray
 
 
 def _equipment_ok(case: Case, pairs: pd.DataFrame) -> pd.Series:
-    """True where every needed type is installed in the room or has mobile units that day. Without an
-    equipment table, mobile equipment is not limited."""
+    """True where every needed type is installed in the room or has mobile units that day.
+    Without an equipment table, mobile equipment is not limited."""
     needs = pairs["needs"].map(len) > 0
     ok = pd.Series(True, index=pairs.index)
     if case.equipment is None or not needs.any():

@@ -1,5 +1,6 @@
-"""Per-patient clinical priority: weight, effective deadline, overdue days, and the prices of leaving
-a patient out. These are data about patients, used by the model and by the objective evaluation.
+"""Per-patient clinical priority: weight, effective deadline, overdue days, and the prices of
+leaving a patient out. These are data about patients, used by the model and by the objective
+evaluation.
 """
 
 from __future__ import annotations
