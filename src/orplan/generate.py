@@ -133,10 +133,12 @@ def generate_case(profile_name: str, seed: int) -> tuple[dict[str, pd.DataFrame]
         referral = start - pd.Timedelta(days=waited)
         deadline = ""
         if rng.random() < 0.15:
-            deadline = (start + pd.Timedelta(days=int(rng.integers(-10, profile.days + 10)))).date()
+            deadline = (start + pd.Timedelta(days=int(rng.integers(-10, profile.days + 10)))).date(
+            ).isoformat()
         earliest = ""
         if rng.random() < 0.08:
-            earliest = (start + pd.Timedelta(days=int(rng.integers(1, profile.days)))).date()
+            offset = pd.Timedelta(days=int(rng.integers(1, profile.days)))
+            earliest = (start + offset).date().isoformat()
         surgeon = str(rng.choice(surgeons_of[specialty])) if rng.random() < 0.7 else ""
         site = str(rng.choice(site_names)) if rng.random() < 0.1 else ""
         los = procedure.los_days + (int(rng.integers(0, 2)) if procedure.los_days else 0)

@@ -14,6 +14,7 @@ its lowest-priority case, reported with reason `sequencing`, and the day is time
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,10 +47,13 @@ def _hint(first: np.ndarray, last: np.ndarray) -> np.ndarray:
 
 def _time_day(cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float) -> pd.DataFrame:
     """List-schedule one day's cases. `cases` columns: p, s, duration, surgeon_id, hint, rank."""
-    room_free = {s: float(sessions.at[s, "start"]) for s in cases["s"].unique()}
+    session_start = sessions["start"].to_numpy(dtype=float)
+    ordered = cases.sort_values(["s", "hint", "rank"])
+    remaining: dict[int, list[dict[str, Any]]] = {}
+    for row in ordered.to_dict("records"):
+        remaining.setdefault(int(row["s"]), []).append({str(k): v for k, v in row.items()})
+    room_free = {s: float(session_start[s]) for s in remaining}
     surgeon_free: dict[str, float] = {}
-    remaining = {s: group.sort_values(["hint", "rank"]).to_dict("records")
-                 for s, group in cases.groupby("s", sort=True)}
     order_in_session = dict.fromkeys(remaining, 0)
     timed: list[dict[str, object]] = []
     while remaining:

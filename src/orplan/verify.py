@@ -46,8 +46,10 @@ def verify_plan(case: Case, plan: pd.DataFrame) -> list[Violation]:
     for _, row in plan[unknown_s].iterrows():
         out.append(Violation("unknown-session", row["patient_id"], row["session_id"],
                              f"session '{row['session_id']}' is not in the sessions table"))
-    rows = plan[~unknown_p & ~unknown_s].join(waitlist, on="patient_id", suffixes=("", "_patient"))
-    rows = rows.join(sessions, on="session_id", suffixes=("", "_session"))
+    rows = plan[~unknown_p & ~unknown_s].merge(waitlist, how="left", left_on="patient_id",
+                                               right_index=True, suffixes=("", "_patient"))
+    rows = rows.merge(sessions, how="left", left_on="session_id", right_index=True,
+                      suffixes=("", "_session"))
     if rows.empty:
         return out
     max_ot = rows["max_overtime_min"].fillna(case.config.max_overtime_min)
@@ -125,10 +127,12 @@ def _check_surgeons(case: Case, rows: pd.DataFrame, out: list[Violation]) -> Non
                              f"surgeon {r['surgeon_id']} is not available on {r['date'].date()}"))
     minutes = named[present].groupby(["surgeon_id", "date"])["duration_min"].sum()
     limits = table["max_minutes"].reindex(minutes.index)
-    for (surgeon, date), total in minutes[limits.notna() & (minutes > limits + EPS)].items():
+    over = minutes[limits.notna() & (minutes > limits + EPS)]
+    for (surgeon, date), total, limit in zip(over.index, over.to_numpy(),
+                                             limits[over.index].to_numpy(), strict=True):
         out.append(Violation("surgeon-limit", "", f"{surgeon} {date.date()}",
                              f"surgeon {surgeon} operates {total:g} min on {date.date()}, over the "
-                             f"daily limit of {limits[(surgeon, date)]:g} min"))
+                             f"daily limit of {limit:g} min"))
 
 
 def _units(case: Case, kind: str, site: str, date: pd.Timestamp) -> float:

@@ -111,14 +111,15 @@ def eligibility(case: Case) -> Eligibility:
 
     alive = np.ones(len(pairs), dtype=bool)
     ineligible: dict[str, tuple[str, str]] = {}
+    ids = patients["patient_id"].to_numpy()
     had = _patients_with(pairs, alive, len(patients))
     for p in np.flatnonzero(~had):
-        ineligible[patients["patient_id"].iat[p]] = REASONS["specialty"]
+        ineligible[str(ids[p])] = REASONS["specialty"]
     for name, ok in steps:
         alive &= ok.to_numpy()
         has = _patients_with(pairs, alive, len(patients))
         for p in np.flatnonzero(had & ~has):
-            ineligible[patients["patient_id"].iat[p]] = REASONS[name]
+            ineligible[str(ids[p])] = REASONS[name]
         had = has
     pairs = pairs[alive]
     columns = ["p", "s", "duration", "surgeon_id", "needs", "site", "date", "day"]

@@ -64,7 +64,8 @@ def define_surgeon_overlap_constraints(model: Model) -> None:
     if windows.empty:
         return
     span = windows.groupby("cluster").agg(start=("start", "min"), finish=("finish", "max"))
-    span_minutes = (span["finish"] - span["start"]).to_dict()
+    span_minutes = dict(zip(span.index.to_numpy().tolist(),
+                            (span["finish"] - span["start"]).to_numpy().tolist(), strict=True))
     merged = named.merge(windows[["surgeon_id", "s", "cluster"]], on=["surgeon_id", "s"])
     cluster = merged["cluster"].to_numpy()
     total = merged.groupby("cluster")["duration"].sum()
@@ -73,7 +74,7 @@ def define_surgeon_overlap_constraints(model: Model) -> None:
         return
     add_rows(model, "surgeon_overlap", cluster[binding], merged["x"].to_numpy()[binding],
              merged["duration"].to_numpy()[binding], "<=",
-             {int(k): float(v) for k, v in span_minutes.items()})
+             {int(k): float(v) for k, v in span_minutes.items()})  # cluster -> minutes
 
 
 def define_room_switch_constraints(model: Model) -> None:
