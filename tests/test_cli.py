@@ -160,3 +160,34 @@ def test_readme_lists_every_command():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for command in app.registered_commands:
         assert f"orplan {command.name or command.callback.__name__}" in readme
+
+
+def test_no_plan_exits_4_and_writes_nothing(small, tmp_path, monkeypatch):
+    from orplan import pipeline
+    from orplan.solve import SolveReport, Status
+
+    def no_plan(*args, **kwargs):
+        return SolveReport(Status.NO_PLAN, None, None, None, 1.0, "TimeLimit", "HiGHS", 1.0)
+
+    monkeypatch.setattr(pipeline, "solve_model", no_plan)
+    out = tmp_path / "out"
+    result = run("solve", small, "-o", out)
+    assert result.exit_code == 4
+    assert result.stderr.splitlines()[-1] == ("no plan found within the time limit; nothing was "
+                                              "written. Give more time (--time-limit).")
+    assert not out.exists()
+
+
+def test_unexpected_error_is_one_line_unless_debug(small, tmp_path, monkeypatch):
+    from orplan import pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(pipeline, "build_model", broken)
+    result = run("solve", small, "-o", tmp_path / "out")
+    assert result.exit_code == 5
+    assert result.stderr == ("orplan failed: RuntimeError: model exploded (run with --debug for "
+                             "details)\n")
+    debug = run("solve", small, "-o", tmp_path / "out", "--debug")
+    assert "Traceback" in debug.stderr

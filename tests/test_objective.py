@@ -66,3 +66,13 @@ def test_reported_terms_sum_to_solver_objective(case_dir):
                                      "idle", "overtime", "open_sessions", "room_switches"}
     assert summary["status"] == "optimal"
     assert summary["objective"] == pytest.approx(summary["model_objective"], rel=1e-6)
+
+
+def test_mandatory_patient_left_out_is_a_breach_at_horizon_end(case_dir):
+    make_case(case_dir, [{"duration_min": 300, "mandatory": "true", "referral_date": "2026-01-01"}],
+              [{}])
+    outcome = solve(case_dir)
+    row = outcome.tables["breaches"].iloc[0]
+    assert (row["deadline"], row["status"], row["days_late"]) == ("2026-01-05", "left-out", 1)
+    assert outcome.summary["kpis"]["deadline_due_in_horizon"] == 1
+    assert outcome.summary["kpis"]["deadline_kept"] == 0

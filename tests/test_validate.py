@@ -170,3 +170,10 @@ def test_session_outside_horizon_is_a_warning(tmp_path):
                                               horizon_days=5))
     issue = _only(issues, "outside-horizon")
     assert (issue.row, issue.severity) == (3, "warning")
+
+
+def test_duplicate_column(tmp_path):
+    issue = _only(_case(tmp_path, **{"waitlist.csv": "patient_id,specialty,duration_min,"
+                                                     "specialty\nP1,ORTH,90,GYN\n"}),
+                  "duplicate-column")
+    assert issue.message == "column 'specialty' appears more than once in the header"

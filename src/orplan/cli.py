@@ -1,7 +1,8 @@
 """The orplan command line: parse, call the library, render, map errors to exit codes.
 
 Exit codes (stable): 0 success; 1 `check` found rule violations (or `solve` wrote a plan that
-fails its own check); 2 usage error; 3 invalid input; 4 no plan found within the time limit.
+fails its own check); 2 usage error; 3 invalid input; 4 no plan found within the time limit;
+5 internal error (a bug: rerun with --debug and report the traceback).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ class Exit(IntEnum):
     USAGE = 2
     INVALID_INPUT = 3
     NO_PLAN = 4
+    INTERNAL = 5
 
 
 app = typer.Typer(
     name="orplan",
     help="Operating-room planner: waitlist + staffed sessions -> optimised weekly theatre plan.\n\n"
-    "Exit codes: 0 success, 1 plan breaks rules (check), 2 usage, 3 invalid input, 4 no plan.",
+    "Exit codes: 0 success, 1 plan breaks rules (check), 2 usage, 3 invalid input, 4 no plan, "
+    "5 internal error.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -109,7 +112,8 @@ def _guard(debug: bool, action):  # type: ignore[no-untyped-def]
             traceback.print_exc()
         else:
             err.print(f"orplan failed: {type(exc).__name__}: {exc} (run with --debug for details)")
-        raise typer.Exit(Exit.INVALID_INPUT if isinstance(exc, OSError) else 1) from None
+        raise typer.Exit(Exit.INVALID_INPUT if isinstance(exc, OSError) else Exit.INTERNAL
+                         ) from None
 
 
 @app.command()

@@ -128,12 +128,14 @@ def breaches_table(case: Case, priority: pd.DataFrame, plan: pd.DataFrame) -> pd
         priority["overdue_days"] > 0)
     rows = priority[due & late]
     planned = planned_date[due & late]
+    # the date that had to be kept: the deadline, or the horizon end for a mandatory patient
+    kept_by = rows["breach_date"].where(rows["breach_date"].notna(), rows["deadline"])
     days_late = (planned.fillna(pd.Timestamp(case.horizon_end) + pd.Timedelta(days=1))
-                 - rows["deadline"]).dt.days
+                 - kept_by).dt.days
     return pd.DataFrame({
         "patient_id": rows["patient_id"].to_numpy(),
         "urgency": case.waitlist["urgency"].to_numpy()[rows.index],
-        "deadline": rows["deadline"].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
+        "deadline": kept_by.dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
         "planned_date": planned.dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
         "status": np.where(planned.isna(), "left-out", "planned-late"),
         "days_late": days_late.fillna(0).astype(int).to_numpy(),
@@ -158,8 +160,8 @@ def kpis(case: Case, priority: pd.DataFrame, session_stats: pd.DataFrame, plan: 
         "patients_left_out": int((~planned).sum()),
         "by_urgency": by_urgency,
         "deadline_due_in_horizon": int(due.sum()),
-        "deadline_kept": int(due.sum() - (breaches["status"].ne("") & breaches["patient_id"].isin(
-            priority.loc[due, "patient_id"])).sum()),
+        "deadline_kept": int((due & (planned_dates(priority, plan) <= priority["breach_date"]))
+                             .sum()),
         "deadline_breaches": int(len(breaches)),
         "overdue_waiting": int((priority["overdue_days"] > 0).sum()),
         "overdue_planned": int(((priority["overdue_days"] > 0) & planned).sum()),
