@@ -1,8 +1,8 @@
 """The model without solving: each constraint family adds rows only where it can bind."""
 
-from conftest import loaded, make_case
-
 from orplan.model.build import build_model
+
+from conftest import loaded, make_case
 
 
 def rows(case_dir, family: str) -> int:
