@@ -52,7 +52,8 @@ def config_of(folder: Path) -> Config:
 def solve(folder: Path, out: Path | None = None, time_limit: float = 30.0,
           gap: float = 0.0) -> SolveOutcome:
     out = out if out is not None else folder.parent / f"{folder.name}-out"
-    options = SolveOptions(time_limit=time_limit, gap=gap, threads=1, seed=0)
+    # in-process for speed; the CLI tests run the default, isolated solver process
+    options = SolveOptions(time_limit=time_limit, gap=gap, threads=1, seed=0, isolate=False)
     return run_solve(folder, out, config_of(folder), options)
 
 

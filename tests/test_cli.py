@@ -62,8 +62,8 @@ def test_solve_writes_outputs_and_check_passes(small, tmp_path):
         "breaches.csv", "plan.csv", "sessions.csv", "summary.json", "unscheduled.csv"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "optimal"
-    assert set(summary["times_s"]) == {"load", "build", "solve", "extract", "verify", "report",
-                                       "write", "total"}
+    assert set(summary["times_s"]) == {"load", "prepare", "build", "solve", "extract", "verify",
+                                       "report", "write", "total"}
     assert summary["inputs"].keys() == {"orplan.toml", "sessions.csv", "waitlist.csv"}
     assert "status: optimal  gap: 0.0 %" in result.stdout
     check = run("check", small, out)
@@ -164,12 +164,13 @@ def test_readme_lists_every_command():
 
 def test_no_plan_exits_4_and_writes_nothing(small, tmp_path, monkeypatch):
     from orplan import pipeline
-    from orplan.solve import SolveReport, Status
+    from orplan.solve import SolveReport, SolveResult, Status
 
     def no_plan(*args, **kwargs):
-        return SolveReport(Status.NO_PLAN, None, None, None, 1.0, "TimeLimit", "HiGHS", 1.0)
+        report = SolveReport(Status.NO_PLAN, None, None, None, 1.0, "TimeLimit", "HiGHS", 1.0)
+        return SolveResult(report, None)
 
-    monkeypatch.setattr(pipeline, "solve_model", no_plan)
+    monkeypatch.setattr(pipeline, "solve_stage", no_plan)
     out = tmp_path / "out"
     result = run("solve", small, "-o", out)
     assert result.exit_code == 4
@@ -184,7 +185,7 @@ def test_unexpected_error_is_one_line_unless_debug(small, tmp_path, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("model exploded")
 
-    monkeypatch.setattr(pipeline, "build_model", broken)
+    monkeypatch.setattr(pipeline, "planning_data", broken)
     result = run("solve", small, "-o", tmp_path / "out")
     assert result.exit_code == 5
     assert result.stderr == ("orplan failed: RuntimeError: model exploded (run with --debug for "

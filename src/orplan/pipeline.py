@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from orplan import __version__
@@ -19,8 +20,8 @@ from orplan.case import Case
 from orplan.config import Config
 from orplan.io.write import Format, write_outputs
 from orplan.issues import Issue, has_errors
-from orplan.model.build import build_model
-from orplan.model.common import Model
+from orplan.model.build import planning_data
+from orplan.model.common import PlanningData
 from orplan.plan import TimedPlan, empty_plan, sequence
 from orplan.reports.kpi import (
     breaches_table,
@@ -29,7 +30,16 @@ from orplan.reports.kpi import (
     session_report,
     unscheduled_table,
 )
-from orplan.solve import SolveReport, Status, chosen_pairs, solve_model
+from orplan.solve import (
+    SolveReport,
+    SolveResult,
+    SolverProcessError,
+    SolverSettings,
+    Status,
+    build_and_solve,
+    pairs_signature,
+    solve_isolated,
+)
 from orplan.verify import Violation, verify_plan
 
 # Seconds kept back from the solver for extracting, checking and writing the plan.
@@ -52,6 +62,7 @@ class SolveOptions:
     solver_log: Path | None = None
     verbose: bool = False
     config_path: Path | None = None  # recorded with the input checksums
+    isolate: bool = True  # solve in a child process stopped at the deadline (see orplan.solve)
 
 
 @dataclass
@@ -79,23 +90,33 @@ def load_stage(folder: Path, config: Config) -> tuple[Case, list[Issue]]:
     return case, issues
 
 
-def extract_stage(model: Model) -> TimedPlan:
-    chosen = model.pairs[chosen_pairs(model)][["p", "s"]]
-    keep_value = (model.priority["leave_out_cost"] + model.priority["breach_cost"]
-                  + model.priority["overdue_cost"]).to_numpy()
-    return sequence(model.case, model.sessions, chosen, keep_value)
+def extract_stage(data: PlanningData, chosen: np.ndarray) -> TimedPlan:
+    assignment = data.pairs.loc[chosen, ["p", "s"]]
+    keep_value = (data.priority["leave_out_cost"] + data.priority["breach_cost"]
+                  + data.priority["overdue_cost"]).to_numpy()
+    return sequence(data.case, data.sessions, assignment, keep_value)
 
 
-def report_stage(model: Model, timed: TimedPlan) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    case, priority = model.case, model.priority
+def solve_stage(case: Case, deadline: float, options: SolveOptions) -> SolveResult:
+    settings = SolverSettings(options.gap, options.threads, options.seed,
+                              str(options.solver_log) if options.solver_log else None,
+                              options.verbose)
+    if options.isolate:
+        return solve_isolated(case, deadline, settings)
+    return build_and_solve(case, deadline, settings)
+
+
+def report_stage(data: PlanningData,
+                 timed: TimedPlan) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    case, priority = data.case, data.priority
     plan = timed.plan
-    stats = session_report(case, model.sessions, plan)
-    terms = objective_terms(case, priority, model.sessions, stats, plan)
+    stats = session_report(case, data.sessions, plan)
+    terms = objective_terms(case, priority, data.sessions, stats, plan)
     dropped = set(case.waitlist["patient_id"].to_numpy()[timed.dropped])
-    counts = model.pairs.groupby("p").size()
+    counts = data.pairs.groupby("p").size()
     eligible_sessions = pd.Series(counts.to_numpy(),
                                   index=case.waitlist["patient_id"].to_numpy()[counts.index])
-    unscheduled = unscheduled_table(case, priority, plan, model.ineligible, dropped,
+    unscheduled = unscheduled_table(case, priority, plan, data.ineligible, dropped,
                                     eligible_sessions)
     breaches = breaches_table(case, priority, plan)
     out_plan = plan.drop(columns=["_p", "_s"]).copy()
@@ -145,18 +166,25 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
 
     case, issues = load_stage(folder, config)
     t = lap("load", started)
-    model = build_model(case)
-    t = lap("build", t)
-    budget = options.time_limit - (t - started) - WRITE_RESERVE_S
-    report = solve_model(model, budget, options.gap, options.threads, options.seed,
-                         str(options.solver_log) if options.solver_log else None, options.verbose)
+    data = planning_data(case)
+    t = lap("prepare", t)
+    deadline = time.time() + options.time_limit - (t - started) - WRITE_RESERVE_S
+    result = solve_stage(case, deadline, options)
+    report = result.report
     t = lap("solve", t)
-    no_plan = report.status is Status.NO_PLAN
-    timed = TimedPlan(empty_plan(), []) if no_plan else extract_stage(model)
+    # the child's build time is part of the solve stage's wall time; report it on its own
+    times["build"] = round(result.build_s, 3)
+    times["solve"] = round(times["solve"] - result.build_s, 3)
+    if result.chosen is not None:
+        if result.model_size.get("pairs_signature") != pairs_signature(data.pairs):
+            raise SolverProcessError("the solver process saw different eligible pairs")
+        timed = extract_stage(data, result.chosen)
+    else:
+        timed = TimedPlan(empty_plan(), [])
     t = lap("extract", t)
     violations = verify_plan(case, timed.plan)
     t = lap("verify", t)
-    tables, summary = report_stage(model, timed)
+    tables, summary = report_stage(data, timed)
     t = lap("report", t)
     summary = {
         "status": report.status.value,
@@ -170,8 +198,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         "violations": len(violations),
         "times_s": times,
         "time_limit_s": options.time_limit,
-        "model": {"eligible_pairs": len(model.pairs), "variables": model.problem.numVariables(),
-                  "constraints": model.problem.numConstraints(), "rows": model.family_rows},
+        "model": {k: v for k, v in result.model_size.items() if k != "pairs_signature"},
         "settings": {"gap": options.gap, "threads": options.threads, "seed": options.seed},
         "horizon": {"start": case.horizon_start.isoformat(), "days": case.horizon_days},
         "versions": {"orplan": __version__, "solver": report.solver,

@@ -1,17 +1,32 @@
-"""The solver edge: the only module that talks to HiGHS. Returns orplan's own status and report."""
+"""The solver edge: the only module that talks to HiGHS. Returns orplan's own status and report.
+
+The time limit is a promise to cron jobs, and HiGHS does not always keep it (some of its setup
+steps never look at the clock). So by default the model is built and solved in a child process
+that is stopped at the deadline: the run then ends in time with status `no-plan` rather than
+late.
+"""
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
+import multiprocessing
 import time
-from dataclasses import dataclass
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 import pulp
 
+from orplan.case import Case
 from orplan.model.common import Model
+
+# Seconds the solver process may run past the deadline before it is stopped.
+GRACE_S = 3.0
 
 
 class Status(enum.StrEnum):
@@ -30,6 +45,98 @@ class SolveReport:
     solver_status: str
     solver: str
     time_limit: float
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    gap: float
+    threads: int
+    seed: int
+    log_path: str | None = None
+    verbose: bool = False
+
+
+@dataclass
+class SolveResult:
+    report: SolveReport
+    chosen: np.ndarray | None  # mask over the eligible pairs; None when there is no plan
+    build_s: float = 0.0
+    solve_s: float = 0.0
+    model_size: dict[str, Any] = field(default_factory=dict)
+
+
+class SolverProcessError(RuntimeError):
+    pass
+
+
+def pairs_signature(pairs: Any) -> str:
+    """Fingerprint of the (p, s) pair order, to check that parent and child agree."""
+    digest = hashlib.sha256(pairs["p"].to_numpy(dtype=np.int64).tobytes())
+    digest.update(pairs["s"].to_numpy(dtype=np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> SolveResult:
+    """Build the model and solve it until `deadline` (seconds since the epoch)."""
+    from orplan.model.build import build_model
+
+    started = time.perf_counter()
+    model = build_model(case)
+    built = time.perf_counter()
+    report = solve_model(model, deadline - time.time(), settings.gap, settings.threads,
+                         settings.seed, settings.log_path, settings.verbose)
+    chosen = None if report.status is Status.NO_PLAN else chosen_pairs(model)
+    size = {"eligible_pairs": len(model.pairs), "variables": model.problem.numVariables(),
+            "constraints": model.problem.numConstraints(), "rows": model.family_rows,
+            "pairs_signature": pairs_signature(model.pairs)}
+    return SolveResult(report, chosen, built - started, time.perf_counter() - built, size)
+
+
+def _child(sender: Connection, target: Callable[..., SolveResult], args: tuple[Any, ...]) -> None:
+    try:
+        sender.send(("ok", target(*args)))
+    except BaseException:
+        sender.send(("error", traceback.format_exc()))
+    finally:
+        sender.close()
+
+
+def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
+                   target: Callable[..., SolveResult] = build_and_solve) -> SolveResult:
+    """Run `target(case, deadline, settings)` in a child process; stop it GRACE_S after the
+    deadline and report no plan if it has not answered by then."""
+    context = multiprocessing.get_context("spawn")  # fork is unsafe: BLAS threads already run
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, target, (case, deadline, settings)),
+                              daemon=True)
+    started = time.perf_counter()
+    process.start()
+    sender.close()
+    try:
+        if receiver.poll(max(0.0, deadline + GRACE_S - time.time())):
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                process.join(5)
+                raise SolverProcessError(
+                    f"the solver process ended unexpectedly (exit code {process.exitcode}); "
+                    "it may have run out of memory") from None
+            process.join(5)
+            if kind == "error":
+                raise SolverProcessError(f"the solver process failed:\n{payload}")
+            return payload  # type: ignore[no-any-return]
+        process.kill()
+        process.join()
+        seconds = time.perf_counter() - started
+        report = SolveReport(Status.NO_PLAN, None, None, None, seconds,
+                             "stopped by orplan at the time limit", solver_version(),
+                             deadline - time.time() + seconds)
+        return SolveResult(report, None, 0.0, seconds)
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def solver_version() -> str:

@@ -8,7 +8,7 @@ from orplan.case import Case
 from orplan.model.assignment import define_assignment_constraints
 from orplan.model.beds import define_bed_constraints
 from orplan.model.capacity import define_capacity_constraints, define_session_variables
-from orplan.model.common import Model, binaries
+from orplan.model.common import Model, PlanningData, binaries
 from orplan.model.equipment import define_equipment_constraints
 from orplan.model.objective import define_objective
 from orplan.model.pairs import eligibility
@@ -20,10 +20,17 @@ from orplan.model.surgeons import (
 )
 
 
-def build_model(case: Case) -> Model:
+def planning_data(case: Case) -> PlanningData:
+    """Eligible pairs, sessions, priorities and ineligibility reasons: deterministic for a case."""
     eligible = eligibility(case)
-    model = Model(case, pulp.LpProblem("orplan", pulp.LpMinimize), eligible.pairs,
-                  eligible.sessions, patient_priority(case), eligible.ineligible)
+    return PlanningData(case, eligible.pairs, eligible.sessions, patient_priority(case),
+                        eligible.ineligible)
+
+
+def build_model(case: Case) -> Model:
+    data = planning_data(case)
+    model = Model(data.case, data.pairs, data.sessions, data.priority, data.ineligible,
+                  pulp.LpProblem("orplan", pulp.LpMinimize))
     model.pairs["x"] = binaries(model, "x", len(model.pairs))
     define_session_variables(model)
     define_assignment_constraints(model)

@@ -14,17 +14,25 @@ from orplan.case import Case
 
 
 @dataclass
-class Model:
-    """A built MILP. `pairs` holds one binary `x` per eligible pair; `sessions` holds `y` (session
-    opened), `overtime` and `idle` per session. Each objective term is kept as its own expression
-    so the summary can report it."""
+class PlanningData:
+    """What the model is built from and the reports read: eligible pairs (positional p, s),
+    sessions in the horizon, patient priorities, and the reason for each patient with no pair."""
 
     case: Case
-    problem: pulp.LpProblem
     pairs: pd.DataFrame
     sessions: pd.DataFrame
     priority: pd.DataFrame
     ineligible: dict[str, tuple[str, str]]
+
+
+@dataclass
+class Model(PlanningData):
+    """A built MILP. `pairs` holds one binary `x` per eligible pair; `sessions` holds `y` (session
+    opened), `overtime` and `idle` per session. Each objective term is kept as its own expression
+    so the summary can report it."""
+
+    problem: pulp.LpProblem = field(default_factory=lambda: pulp.LpProblem("orplan",
+                                                                          pulp.LpMinimize))
     terms: dict[str, pulp.LpAffineExpression] = field(default_factory=dict)
     family_rows: dict[str, int] = field(default_factory=dict)
 

@@ -1,0 +1,56 @@
+"""The solver edge: statuses, and the hard wall-clock limit of the isolated solver process."""
+
+import time
+
+import pytest
+
+from orplan.solve import (
+    GRACE_S,
+    SolverProcessError,
+    SolverSettings,
+    Status,
+    build_and_solve,
+    solve_isolated,
+)
+
+from conftest import loaded, make_case
+
+SETTINGS = SolverSettings(gap=0.0, threads=1, seed=0)
+
+
+def never_answers(case, deadline, settings):
+    time.sleep(3600)
+
+
+def fails(case, deadline, settings):
+    raise ValueError("broken model")
+
+
+def test_isolated_solve_matches_in_process(case_dir):
+    make_case(case_dir, [{"duration_min": 100}, {"duration_min": 150}, {"duration_min": 200}],
+              [{}, {}])
+    case = loaded(case_dir)
+    deadline = time.time() + 30
+    isolated = solve_isolated(case, deadline, SETTINGS)
+    direct = build_and_solve(case, deadline, SETTINGS)
+    assert isolated.report.status == direct.report.status == Status.OPTIMAL
+    assert isolated.report.objective == pytest.approx(direct.report.objective)
+    assert isolated.chosen.tolist() == direct.chosen.tolist()
+    assert isolated.model_size == direct.model_size
+
+
+def test_solver_process_is_stopped_at_the_deadline(case_dir):
+    make_case(case_dir, [{}], [{}])
+    started = time.time()
+    result = solve_isolated(loaded(case_dir), started + 1.0, SETTINGS, target=never_answers)
+    elapsed = time.time() - started
+    assert result.report.status is Status.NO_PLAN
+    assert result.report.solver_status == "stopped by orplan at the time limit"
+    assert result.chosen is None
+    assert elapsed < 1.0 + GRACE_S + 2.0
+
+
+def test_solver_process_error_is_reported(case_dir):
+    make_case(case_dir, [{}], [{}])
+    with pytest.raises(SolverProcessError, match="ValueError: broken model"):
+        solve_isolated(loaded(case_dir), time.time() + 30, SETTINGS, target=fails)
