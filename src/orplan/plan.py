@@ -7,8 +7,10 @@ earlier (the usual rule: long, complex cases in the morning, short ones fill the
 Whenever a room is free, it takes the case that can start soonest given its surgeon; the earliest
 possible start across all rooms is scheduled next. If that leaves a session past its allowed
 overtime (a surgeon's waits piled up), the day is timed again with the cases of surgeons who work
-several rooms first, then with shortest first. Only if no rule fits does the late session give up
-its lowest-priority case, reported with reason `sequencing`, and the day is timed again.
+several rooms first, then with shortest first. If no rule fits, the late sessions and every
+session linked to them by a shared surgeon are timed exactly (a small disjunctive MILP: order
+binaries for cases sharing a room or a surgeon, least overtime). Only if no timing exists at all
+is the lowest-priority case of those sessions given up, reported with reason `sequencing`.
 """
 
 from __future__ import annotations
@@ -121,6 +123,82 @@ def _best_timing(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: floa
     return best[1]
 
 
+def _linked_sessions(day_cases: pd.DataFrame, seeds: set[int]) -> set[int]:
+    """Sessions connected to `seeds` through surgeons who work in several of them."""
+    linked = set(seeds)
+    named = day_cases[day_cases["surgeon_id"] != ""]
+    while True:
+        surgeons = set(named.loc[named["s"].isin(linked), "surgeon_id"])
+        grown = linked | set(named.loc[named["surgeon_id"].isin(surgeons), "s"])
+        if grown == linked:
+            return linked
+        linked = grown
+
+
+def _exact_timing(cases: pd.DataFrame, sessions: pd.DataFrame,
+                  turnover: float) -> pd.DataFrame | None:
+    """Start times for `cases` (whole sessions) that respect session windows with allowed
+    overtime, turnover in a room, one case at a time per surgeon and first/last hints, with the
+    least overtime; None when no such timing exists."""
+    import pulp
+
+    from orplan.solve import solve_small
+
+    cases = cases.reset_index(drop=True)
+    n = len(cases)
+    s = cases["s"].to_numpy()
+    opens = sessions["start"].to_numpy(dtype=float)[s]
+    ends = sessions["end"].to_numpy(dtype=float)[s]
+    limits = ends + sessions["max_ot"].to_numpy(dtype=float)[s]
+    duration = cases["duration"].to_numpy(dtype=float)
+    surgeon = cases["surgeon_id"].to_numpy()
+    hint = cases["hint"].to_numpy()
+    big = float(limits.max() - opens.min() + turnover + duration.max())
+    problem = pulp.LpProblem("timing", pulp.LpMinimize)
+    start = [problem.add_variable(f"start_{i}", float(opens[i]), float(limits[i] - duration[i]))
+             for i in range(n)]
+    late = [problem.add_variable(f"late_{i}", 0.0) for i in range(n)]
+    for i in range(n):
+        problem += start[i] + float(duration[i]) - late[i] <= float(ends[i])
+    for i in range(n):
+        for j in range(i + 1, n):
+            same_room, same_surgeon = s[i] == s[j], surgeon[i] != "" and surgeon[i] == surgeon[j]
+            if not (same_room or same_surgeon):
+                continue
+            gap = turnover if same_room else 0.0
+            if same_room and hint[i] != hint[j]:  # hints fix the order
+                first, second = (i, j) if hint[i] < hint[j] else (j, i)
+                problem += start[second] >= start[first] + float(duration[first] + gap)
+                continue
+            before = problem.add_variable(f"order_{i}_{j}", 0, 1, cat="Binary")
+            problem += start[j] >= start[i] + float(duration[i] + gap) - big * (1 - before)
+            problem += start[i] >= start[j] + float(duration[j] + gap) - big * before
+    # least overtime, then as early as possible (compact sessions)
+    problem += pulp.lpSum(late) * 100.0 + pulp.lpSum(start) * 0.001
+    if not solve_small(problem):
+        return None
+    begin = np.array([round(v.value() or 0.0, 6) for v in start])
+    timed = pd.DataFrame({"p": cases["p"].to_numpy(), "s": s, "start": begin,
+                          "end": begin + duration})
+    timed = timed.sort_values(["s", "start"], kind="stable")
+    timed["order"] = timed.groupby("s").cumcount() + 1
+    return timed[["p", "s", "order", "start", "end"]]
+
+
+def _time_or_none(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
+                  keep_value: np.ndarray, limit: np.ndarray) -> pd.DataFrame | None:
+    """A timing of the day that keeps every session within its allowed overtime, or None."""
+    timed = _best_timing(day_cases, sessions, turnover, keep_value, limit)
+    late = _late_sessions(timed, limit)
+    if late.empty:
+        return timed
+    linked = _linked_sessions(day_cases, {int(k) for k in late.index})
+    exact = _exact_timing(day_cases[day_cases["s"].isin(linked)], sessions, turnover)
+    if exact is None:
+        return None
+    return pd.concat([timed[~timed["s"].isin(linked)], exact], ignore_index=True)
+
+
 def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
              keep_value: np.ndarray) -> TimedPlan:
     """Time the cases of `assignment` (columns p, s; s indexes `sessions`). `keep_value[p]` ranks
@@ -143,14 +221,16 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
     days: list[pd.DataFrame] = []
     for _, day_cases in cases.groupby("date", sort=True):
         while True:
-            timed = _best_timing(day_cases, sessions, turnover, keep_value, limit)
-            late = _late_sessions(timed, limit)
-            if late.empty:
-                days.append(timed)
+            exact = _time_or_none(day_cases, sessions, turnover, keep_value, limit)
+            if exact is not None:
+                days.append(exact)
                 break
-            s = int(late.index[0])
-            in_session = day_cases[day_cases["s"] == s]
-            victim = int(in_session["p"].to_numpy()[np.argmin(keep_value[in_session["p"]])])
+            # no timing exists: the least valuable case among the sessions in conflict goes
+            late = _late_sessions(_best_timing(day_cases, sessions, turnover, keep_value, limit),
+                                  limit)
+            linked = _linked_sessions(day_cases, {int(k) for k in late.index})
+            in_conflict = day_cases[day_cases["s"].isin(linked)]
+            victim = int(in_conflict["p"].to_numpy()[np.argmin(keep_value[in_conflict["p"]])])
             dropped.append(victim)
             day_cases = day_cases[day_cases["p"] != victim]
             if day_cases.empty:

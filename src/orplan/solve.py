@@ -176,6 +176,13 @@ def solve_model(model: Model, time_limit: float, gap: float, threads: int, seed:
                        time_limit)
 
 
+def solve_small(problem: pulp.LpProblem, time_limit: float = 10.0) -> bool:
+    """Solve a small auxiliary MILP (e.g. exact timing of a few sessions); True if it has a
+    solution. Deterministic: one thread, fixed seed."""
+    solver = pulp.HiGHS(msg=False, threads=1, timeLimit=time_limit, random_seed=0)
+    return bool(problem.solve(solver).has_solution)
+
+
 def chosen_pairs(model: Model) -> np.ndarray:
     """Boolean mask over model.pairs of the pairs the solution picks."""
     values = np.array([v.value() or 0.0 for v in model.pairs["x"]], dtype=float)
