@@ -2,11 +2,12 @@
 
 import numpy as np
 import pandas as pd
-from conftest import loaded, make_case
 
 from orplan.model.pairs import session_table
 from orplan.plan import sequence
 from orplan.verify import verify_plan
+
+from conftest import loaded, make_case
 
 FLIP_DAY = [("C", 20, 2), ("A", 80, 1), ("B", 50, 1), ("C", 40, 1), ("A", 60, 2), ("A", 100, 2)]
 

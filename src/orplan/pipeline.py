@@ -17,6 +17,7 @@ import pandas as pd
 
 from orplan import __version__
 from orplan.case import Case
+from orplan.clock import hhmm
 from orplan.config import Config
 from orplan.io.write import Format, write_outputs
 from orplan.issues import Issue, has_errors
@@ -121,10 +122,10 @@ def report_stage(data: PlanningData,
     breaches = breaches_table(case, priority, plan)
     out_plan = plan.drop(columns=["_p", "_s"]).copy()
     for column in ("start", "end"):
-        out_plan[column] = out_plan[column].map(_clock)
+        out_plan[column] = out_plan[column].map(hhmm)
     out_sessions = stats.copy()
     for column in ("start", "end"):
-        out_sessions[column] = out_sessions[column].map(_clock)
+        out_sessions[column] = out_sessions[column].map(hhmm)
     out_sessions["utilisation"] = out_sessions["utilisation"].round(4)
     tables = {"plan": out_plan, "unscheduled": unscheduled, "sessions": out_sessions,
               "breaches": breaches}
@@ -148,11 +149,6 @@ def plan_gap(objective: float, bound: float | None) -> float | None:
     if bound is None:
         return None
     return max(0.0, (objective - bound) / max(abs(objective), 1e-9))
-
-
-def _clock(minutes: float) -> str:
-    m = int(round(minutes))
-    return f"{m // 60:02d}:{m % 60:02d}"
 
 
 def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions) -> SolveOutcome:

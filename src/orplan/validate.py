@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from orplan.case import Case
+from orplan.clock import hhmm
 from orplan.config import Config
 from orplan.io.read import RawTable, read_raw_table
 from orplan.issues import Issue
@@ -161,8 +162,8 @@ def _check_sessions(sessions: pd.DataFrame, file: str, issues: list[Issue]) -> N
     bad = sessions["end"] <= sessions["start"]
     for _, row in sessions[bad].iterrows():
         issues.append(Issue("end-before-start", file, int(row["_row"]), "end",
-                            f"session ends ({_hhmm(row['end'])}) at or before it starts "
-                            f"({_hhmm(row['start'])}); check start and end"))
+                            f"session ends ({hhmm(row['end'])}) at or before it starts "
+                            f"({hhmm(row['start'])}); check start and end"))
     ok = sessions[~bad & sessions[["start", "end", "date"]].notna().all(axis=1)]
     ordered = ok.sort_values(["site", "room", "date", "start"])
     slot = ordered[["site", "room", "date"]]
@@ -174,17 +175,13 @@ def _check_sessions(sessions: pd.DataFrame, file: str, issues: list[Issue]) -> N
         issues.append(Issue("session-overlap", file, int(row["_row"]), "start",
                             f"room {row['room']} at {row['site']} on {row['date'].date()} already"
                             f" has a session in row {int(previous_rows.loc[idx])} that runs past "
-                            f"{_hhmm(row['start'])}; merge or move one of them"))
-
-
-def _hhmm(minutes: float) -> str:
-    return f"{int(minutes) // 60:02d}:{int(minutes) % 60:02d}"
+                            f"{hhmm(row['start'])}; merge or move one of them"))
 
 
 def _derive_session_ids(sessions: pd.DataFrame) -> None:
     derived = (sessions["site"] + "-" + sessions["room"] + "-"
                + sessions["date"].dt.strftime("%Y-%m-%d") + "-"
-               + sessions["start"].map(lambda m: _hhmm(m).replace(":", "") if pd.notna(m) else ""))
+               + sessions["start"].map(lambda m: hhmm(m).replace(":", "") if pd.notna(m) else ""))
     sessions["session_id"] = sessions["session_id"].where(sessions["session_id"] != "", derived)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from orplan.case import Case
+from orplan.clock import hhmm
 
 EPS = 1e-6
 
@@ -22,11 +23,6 @@ class Violation:
     patient_id: str  # "" when the violation concerns a session, surgeon or resource
     where: str  # session, surgeon-day or resource-day
     message: str
-
-
-def _clock(minutes: float) -> str:
-    m = int(round(minutes))
-    return f"{m // 60:02d}:{m % 60:02d}"
 
 
 def verify_plan(case: Case, plan: pd.DataFrame) -> list[Violation]:
@@ -72,14 +68,14 @@ def verify_plan(case: Case, plan: pd.DataFrame) -> list[Violation]:
     each((rows["date"] < horizon_start) | (rows["date"] > horizon_end), "outside-horizon",
          lambda r: f"session date {r['date'].date()} is outside the horizon")
     each(((rows["end"] - rows["start"]) - rows["duration_min"]).abs() > EPS, "duration",
-         lambda r: f"case runs {_clock(r['start'])}-{_clock(r['end'])} "
+         lambda r: f"case runs {hhmm(r['start'])}-{hhmm(r['end'])} "
          f"({r['end'] - r['start']:g} min) but its planned duration is {r['duration_min']:g} min")
     each(rows["start"] < rows["start_session"] - EPS, "before-session",
-         lambda r: f"case starts {_clock(r['start'])}, before the session opens at "
-         f"{_clock(r['start_session'])}")
+         lambda r: f"case starts {hhmm(r['start'])}, before the session opens at "
+         f"{hhmm(r['start_session'])}")
     each(rows["end"] > rows["end_session"] + max_ot + EPS, "past-overtime",
-         lambda r: f"case ends {_clock(r['end'])}, past the session end "
-         f"{_clock(r['end_session'])} plus {max_ot[r.name]:g} min allowed overtime")
+         lambda r: f"case ends {hhmm(r['end'])}, past the session end "
+         f"{hhmm(r['end_session'])} plus {max_ot[r.name]:g} min allowed overtime")
     _check_rooms(rows, case.config.turnover_min, out)
     _check_surgeons(case, rows, out)
     _check_equipment(case, rows, out)
@@ -98,10 +94,10 @@ def _check_rooms(rows: pd.DataFrame, turnover: float, out: list[Violation]) -> N
     for idx in ordered.index[(same & (gap < turnover - EPS)).to_numpy()]:
         r = ordered.loc[idx]
         when = (f"overlaps the previous case in room {r['room']}, which ends "
-                f"{_clock(previous_end[idx])}" if gap[idx] < 0 else
+                f"{hhmm(previous_end[idx])}" if gap[idx] < 0 else
                 f"only {gap[idx]:g} min after the previous case in room {r['room']} ends")
         out.append(Violation("room-overlap", r["patient_id"], r["session_id"],
-                             f"case starts {_clock(r['start'])}, {when}; {turnover:g} min "
+                             f"case starts {hhmm(r['start'])}, {when}; {turnover:g} min "
                              "turnover is needed"))
 
 
@@ -116,7 +112,7 @@ def _check_surgeons(case: Case, rows: pd.DataFrame, out: list[Violation]) -> Non
         r = ordered.loc[idx]
         out.append(Violation("surgeon-overlap", r["patient_id"], f"{r['surgeon_id']} "
                              f"{r['date'].date()}", f"surgeon {r['surgeon_id']} is in another case"
-                             f" when this one starts at {_clock(r['start'])}"))
+                             f" when this one starts at {hhmm(r['start'])}"))
     if case.surgeons is None:
         return
     table = case.surgeons.drop_duplicates(["surgeon_id", "date"]).set_index(["surgeon_id", "date"])
