@@ -50,10 +50,11 @@ def config_of(folder: Path) -> Config:
 
 
 def solve(folder: Path, out: Path | None = None, time_limit: float = 30.0,
-          gap: float = 0.0) -> SolveOutcome:
+          gap: float = 0.0, method: str = "milp") -> SolveOutcome:
     out = out if out is not None else folder.parent / f"{folder.name}-out"
     # in-process for speed; the CLI tests run the default, isolated solver process
-    options = SolveOptions(time_limit=time_limit, gap=gap, threads=1, seed=0, isolate=False)
+    options = SolveOptions(time_limit=time_limit, gap=gap, threads=1, seed=0, isolate=False,
+                           method=method)  # type: ignore[arg-type]
     return run_solve(folder, out, config_of(folder), options)
 
 

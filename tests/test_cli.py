@@ -192,3 +192,16 @@ def test_unexpected_error_is_one_line_unless_debug(small, tmp_path, monkeypatch)
                              "details)\n")
     debug = run("solve", small, "-o", tmp_path / "out", "--debug")
     assert "Traceback" in debug.stderr
+
+
+def test_greedy_method(small, tmp_path):
+    out = tmp_path / "out"
+    result = run("solve", small, "-o", out, "--method", "greedy")
+    assert result.exit_code == 0
+    assert "status: heuristic  gap: -" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["method"] == "greedy"
+    assert run("check", small, out).exit_code == 0
+    bad = run("solve", small, "-o", out, "--method", "magic")
+    assert bad.exit_code == 2
+    assert bad.stderr == "--method must be milp or greedy, not 'magic'\n"

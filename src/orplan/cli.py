@@ -163,6 +163,9 @@ def solve(
                                              help="Solver random seed [config: 0].")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: csv or parquet.")
                    ] = "csv",
+    method: Annotated[str, typer.Option(
+        "--method", "-m", help="milp (optimise) or greedy (a careful planner's rule, as a "
+        "baseline).")] = "milp",
     solver_log: Annotated[Path | None, typer.Option("--solver-log",
                                                     help="Write HiGHS's log to this file.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
@@ -173,12 +176,16 @@ def solve(
     Examples:
       orplan solve examples/hospital -o out/hospital
       orplan solve exports/week47 -o plans/week47 --time-limit 120 --format parquet
+      orplan solve exports/week47 -o plans/baseline --method greedy
     """
     from orplan.pipeline import SolveOptions, run_solve
     from orplan.reports.terminal import render_summary
 
     if fmt not in ("csv", "parquet"):
         err.print(f"--format must be csv or parquet, not '{fmt}'")
+        raise typer.Exit(Exit.USAGE)
+    if method not in ("milp", "greedy"):
+        err.print(f"--method must be milp or greedy, not '{method}'")
         raise typer.Exit(Exit.USAGE)
 
     def run():  # type: ignore[no-untyped-def]
@@ -189,7 +196,8 @@ def solve(
                                  "seed": seed}.items() if v is not None})
         options = SolveOptions(settings.time_limit, settings.gap, settings.threads, settings.seed,
                                fmt, solver_log,  # type: ignore[arg-type]
-                               config_path=_config_path(case, config))
+                               config_path=_config_path(case, config),
+                               method=method)  # type: ignore[arg-type]
         return run_solve(case, output, cfg, options)
 
     outcome = _guard(debug, run)

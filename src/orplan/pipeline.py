@@ -10,7 +10,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from orplan import __version__
 from orplan.case import Case
 from orplan.clock import hhmm
 from orplan.config import Config
+from orplan.greedy import greedy_assignment
 from orplan.io.write import Format, write_outputs
 from orplan.issues import Issue, has_errors
 from orplan.model.build import planning_data
@@ -64,6 +65,7 @@ class SolveOptions:
     verbose: bool = False
     config_path: Path | None = None  # recorded with the input checksums
     isolate: bool = True  # solve in a child process stopped at the deadline (see orplan.solve)
+    method: Literal["milp", "greedy"] = "milp"
 
 
 @dataclass
@@ -96,6 +98,18 @@ def extract_stage(data: PlanningData, chosen: np.ndarray) -> TimedPlan:
     keep_value = (data.priority["leave_out_cost"] + data.priority["breach_cost"]
                   + data.priority["overdue_cost"]).to_numpy()
     return sequence(data.case, data.sessions, assignment, keep_value)
+
+
+def greedy_stage(data: PlanningData) -> SolveResult:
+    """The planner's rule (orplan.greedy): a plan without a bound."""
+    started = time.perf_counter()
+    chosen = greedy_assignment(data)
+    seconds = time.perf_counter() - started
+    report = SolveReport(Status.HEURISTIC, None, None, None, seconds, "planner's rule",
+                         "orplan greedy", 0.0)
+    return SolveResult(report, chosen, 0.0, seconds,
+                       {"eligible_pairs": len(data.pairs),
+                        "pairs_signature": pairs_signature(data.pairs)})
 
 
 def solve_stage(case: Case, deadline: float, options: SolveOptions) -> SolveResult:
@@ -165,7 +179,10 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     data = planning_data(case)
     t = lap("prepare", t)
     deadline = time.time() + options.time_limit - (t - started) - WRITE_RESERVE_S
-    result = solve_stage(case, deadline, options)
+    if options.method == "greedy":
+        result = greedy_stage(data)
+    else:
+        result = solve_stage(case, deadline, options)
     report = result.report
     t = lap("solve", t)
     # the child's build time is part of the solve stage's wall time; report it on its own
@@ -196,7 +213,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         "times_s": times,
         "time_limit_s": options.time_limit,
         "model": {k: v for k, v in result.model_size.items() if k != "pairs_signature"},
-        "settings": {"gap": options.gap, "threads": options.threads, "seed": options.seed},
+        "settings": {"method": options.method, "gap": options.gap, "threads": options.threads,
+                     "seed": options.seed},
         "horizon": {"start": case.horizon_start.isoformat(), "days": case.horizon_days},
         "versions": {"orplan": __version__, "solver": report.solver,
                      "pulp": _version("pulp"), "highspy": _version("highspy")},

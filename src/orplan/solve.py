@@ -32,6 +32,7 @@ GRACE_S = 3.0
 class Status(enum.StrEnum):
     OPTIMAL = "optimal"  # proven optimal within the gap asked for
     FEASIBLE = "feasible"  # a plan, stopped at the time limit; see gap
+    HEURISTIC = "heuristic"  # a plan from the planner's rule (--method greedy): no bound
     NO_PLAN = "no-plan"  # the solver found no plan in the time given
 
 
@@ -78,13 +79,16 @@ def pairs_signature(pairs: Any) -> str:
 
 def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> SolveResult:
     """Build the model and solve it until `deadline` (seconds since the epoch)."""
+    from orplan.greedy import greedy_assignment, priced_order
     from orplan.model.build import build_model
 
     started = time.perf_counter()
     model = build_model(case)
+    duration = case.waitlist["duration_min"].to_numpy(dtype=float)
+    set_start(model, greedy_assignment(model, priced_order(model.priority, duration)))
     built = time.perf_counter()
     report = solve_model(model, deadline - time.time(), settings.gap, settings.threads,
-                         settings.seed, settings.log_path, settings.verbose)
+                         settings.seed, settings.log_path, settings.verbose, warm_start=True)
     chosen = None if report.status is Status.NO_PLAN else chosen_pairs(model)
     size = {"eligible_pairs": len(model.pairs), "variables": model.problem.numVariables(),
             "constraints": model.problem.numConstraints(), "rows": model.family_rows,
@@ -149,14 +153,28 @@ def solver_version() -> str:
         return "HiGHS"
 
 
+def set_start(model: Model, chosen: np.ndarray) -> None:
+    """Give the solver a starting plan: the chosen pairs and the sessions they open. HiGHS
+    completes the other variables itself."""
+    for variable, value in zip(model.pairs["x"], chosen, strict=True):
+        variable.setInitialValue(1.0 if value else 0.0)
+    opened = np.zeros(len(model.sessions), dtype=bool)
+    opened[model.pairs["s"].to_numpy()[chosen]] = True
+    for variable, value in zip(model.sessions["y"], opened, strict=True):
+        variable.setInitialValue(1.0 if value else 0.0)
+
+
 def solve_model(model: Model, time_limit: float, gap: float, threads: int, seed: int,
-                log_path: str | None = None, verbose: bool = False) -> SolveReport:
-    """Solve with HiGHS. `time_limit` is the solver's share of the run's budget (seconds)."""
+                log_path: str | None = None, verbose: bool = False,
+                warm_start: bool = False) -> SolveReport:
+    """Solve with HiGHS. `time_limit` is the solver's share of the run's budget (seconds);
+    `warm_start` passes the variables' initial values (see set_start)."""
     options: dict[str, Any] = {"random_seed": int(seed)}
     if threads > 1:
         options["parallel"] = "on"
     solver = pulp.HiGHS(msg=verbose, gapRel=gap, threads=int(threads),
-                        timeLimit=max(1.0, float(time_limit)), logPath=log_path, **options)
+                        timeLimit=max(1.0, float(time_limit)), logPath=log_path,
+                        warmStart=warm_start, **options)
     started = time.perf_counter()
     stats = model.problem.solve(solver)
     seconds = time.perf_counter() - started

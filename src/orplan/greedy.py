@@ -1,0 +1,137 @@
+"""A careful planner's rule: the baseline orplan is measured against, and the MILP's first plan.
+
+Patients are taken most pressing first: those whose deadline falls in the horizon or has already
+passed, then by urgency class, then by days waited. Each goes into the first session (by date)
+that fits every rule: specialty, site and dates (the eligible pairs); the case within the staffed
+time, turnover included (a planner does not book overtime; it is kept for overruns); the
+surgeon's daily limit, and never two sessions of one surgeon that overlap in time (a manual plan
+does not use flip rooms); mobile equipment units; ward beds over the length of stay.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from orplan.model.common import PlanningData
+from orplan.model.pairs import mobile_units
+
+EPS = 1e-6
+
+
+def greedy_order(priority: pd.DataFrame) -> np.ndarray:
+    """Patient positions, most pressing first."""
+    pressing = (priority["deadline_in_horizon"] | (priority["overdue_days"] > 0)).to_numpy()
+    return np.lexsort((np.arange(len(priority)), -priority["days_waited"].to_numpy(),
+                       -priority["urgency_weight"].to_numpy(), ~pressing))
+
+
+def priced_order(priority: pd.DataFrame, duration: np.ndarray) -> np.ndarray:
+    """Patient positions by the objective's price of leaving them out per minute of theatre time:
+    the classic knapsack rule, used for the MILP's starting plan."""
+    price = (priority["leave_out_cost"] + priority["breach_cost"]
+             + priority["overdue_cost"]).to_numpy()
+    return np.lexsort((np.arange(len(priority)), -price / np.maximum(duration, 1.0)))
+
+
+def greedy_assignment(data: PlanningData, order: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask over data.pairs: the pairs the planner's rule picks, taking patients in
+    `order` (default: greedy_order, most pressing first)."""
+    case, pairs, sessions = data.case, data.pairs, data.sessions
+    waitlist = case.waitlist
+    turnover = case.config.turnover_min
+    chosen = np.zeros(len(pairs), dtype=bool)
+    if pairs.empty:
+        return chosen
+    pair_p = pairs["p"].to_numpy()
+    pair_s = pairs["s"].to_numpy()
+    first = np.searchsorted(pair_p, np.arange(len(waitlist)), side="left")
+    last = np.searchsorted(pair_p, np.arange(len(waitlist)), side="right")
+
+    capacity = sessions["capacity"].to_numpy(dtype=float)
+    window_start = sessions["start"].to_numpy(dtype=float)
+    window_end = (sessions["end"] + sessions["max_ot"]).to_numpy(dtype=float)
+    start = pd.Timestamp(case.horizon_start)
+    session_day = sessions["day"].to_numpy(dtype=int)  # dates as day numbers: safe dict keys
+    session_date = sessions["date"]
+    session_site = sessions["site"].to_numpy()
+    installed = sessions["equipment"].to_numpy()
+    used = np.zeros(len(sessions))
+    count = np.zeros(len(sessions), dtype=int)
+
+    duration = waitlist["duration_min"].to_numpy(dtype=float)
+    surgeon = waitlist["surgeon_id"].to_numpy()
+    needs = waitlist["equipment"].to_numpy()
+    los = waitlist["los_days"].fillna(0).to_numpy(dtype=int)
+    ward = waitlist["ward"].to_numpy()
+
+    limits: dict[tuple[str, int], float] = {}
+    if case.surgeons is not None:
+        table = case.surgeons.drop_duplicates(["surgeon_id", "date"])
+        days = (table["date"] - start).dt.days
+        for g, day, limit in zip(table["surgeon_id"], days, table["max_minutes"], strict=True):
+            limits[(g, int(day))] = math.inf if pd.isna(limit) else float(limit)
+    surgeon_minutes: dict[tuple[str, int], float] = {}
+    surgeon_sessions: dict[tuple[str, int], set[int]] = {}
+    units: dict[tuple[str, str, int], float] = {}
+    using: dict[tuple[str, str, int], set[int]] = {}
+    beds: dict[tuple[str, int], float] = {}
+    if case.beds is not None:
+        table = case.beds.drop_duplicates(["ward", "date"])
+        days = (table["date"] - start).dt.days
+        beds = {(w, int(day)): float(c)
+                for w, day, c in zip(table["ward"], days, table["capacity"], strict=True)}
+    occupied: dict[tuple[str, int], int] = {}
+
+    def units_of(kind: str, site: str, s: int) -> float:
+        key = (kind, site, int(session_day[s]))
+        if key not in units:
+            if case.equipment is None:
+                units[key] = math.inf
+            else:
+                keys = pd.DataFrame({"equipment": [kind], "site": [site],
+                                     "date": [session_date.iat[s]]})
+                units[key] = float(mobile_units(case, keys)[0])
+        return units[key]
+
+    for p in (greedy_order(data.priority) if order is None else order):
+        d = duration[p]
+        g = surgeon[p]
+        for k in range(first[p], last[p]):
+            s = int(pair_s[k])
+            add = d + (turnover if count[s] else 0.0)
+            if used[s] + add > capacity[s] + EPS:
+                continue
+            date = int(session_day[s])
+            if g:
+                key = (g, date)
+                if surgeon_minutes.get(key, 0.0) + d > limits.get(key, math.inf) + EPS:
+                    continue
+                if any(t != s and window_start[t] < window_end[s]
+                       and window_start[s] < window_end[t]
+                       for t in surgeon_sessions.get(key, ())):
+                    continue
+            mobile = [kind for kind in needs[p] if kind not in installed[s]]
+            site = session_site[s]
+            if any(s not in using.get((kind, site, date), set())
+                   and len(using.get((kind, site, date), set())) >= units_of(kind, site, s)
+                   for kind in mobile):
+                continue
+            pool = ward[p] or site
+            stay = [(pool, date + i) for i in range(los[p])]
+            if any(occupied.get(bed_day, 0) + 1 > beds.get(bed_day, math.inf) for bed_day in stay):
+                continue
+            chosen[k] = True
+            used[s] += add
+            count[s] += 1
+            if g:
+                surgeon_minutes[(g, date)] = surgeon_minutes.get((g, date), 0.0) + d
+                surgeon_sessions.setdefault((g, date), set()).add(s)
+            for kind in mobile:
+                using.setdefault((kind, site, date), set()).add(s)
+            for bed_day in stay:
+                occupied[bed_day] = occupied.get(bed_day, 0) + 1
+            break
+    return chosen
