@@ -9,7 +9,14 @@ Shapes, and where they come from:
 - Block schedule: each room-day belongs to one specialty in proportion to its share; about one
   session in ten is open to every specialty; a few sessions are half-days.
 - Surgeons work 3-5 days of the week, most with a daily operating limit.
-- Demand is 2-3 times the week's staffed time, as on real waitlists.
+- Demand is 2-3 times the week's staffed time for `example`, about 6 times for `hospital`
+  and `region`, as on real waitlists.
+- `hospital`: 5 sites with 30/22/16/12/10 rooms (90 a day), 15 specialties with a university
+  hospital's shares of theatre time, 20 surgeons per specialty (300), 12,000 patients; a robot
+  per 12 rooms and a mobile C-arm per 3 rooms at each site; ward beds 3 per room per day.
+  `region`: three such hospitals (15 sites), two weeks (10 working days), 900 surgeons, 42,000
+  patients. orplan has no notion of a hospital, so in a region a named surgeon may be planned
+  at any site; patients with a `site` are bound to it.
 """
 
 from __future__ import annotations
@@ -54,26 +61,63 @@ CATALOGUE = (
     Procedure("PLAST-HAND", "PLAST", 45, 0.40, 0.60),
     Procedure("SPINE-DECOMP", "SPINE", 120, 0.30, 0.60, "c-arm", 2),
     Procedure("SPINE-FUSION", "SPINE", 240, 0.30, 0.40, "c-arm", 4),
+    # specialties used by the hospital and region profiles only
+    Procedure("CARD-CABG", "CARD", 270, 0.20, 0.50, "", 6),
+    Procedure("CARD-VALVE", "CARD", 300, 0.20, 0.50, "", 6),
+    Procedure("THOR-LOBECT", "THOR", 180, 0.25, 0.60, "robot", 4),
+    Procedure("THOR-VATS", "THOR", 90, 0.30, 0.40, "", 2),
+    Procedure("VASC-EVAR", "VASC", 160, 0.30, 0.40, "c-arm", 3),
+    Procedure("VASC-VARIC", "VASC", 50, 0.30, 0.60),
+    Procedure("NEURO-CRANI", "NEURO", 240, 0.30, 0.60, "", 5),
+    Procedure("NEURO-SHUNT", "NEURO", 75, 0.30, 0.40, "", 2),
+    Procedure("PED-HERNIA", "PED", 35, 0.30, 0.60),
+    Procedure("PED-ORCHIO", "PED", 45, 0.30, 0.40),
+    Procedure("OPHT-CATAR", "OPHT", 30, 0.25, 0.70),
+    Procedure("OPHT-VITR", "OPHT", 75, 0.30, 0.30),
+    Procedure("MAX-JAW", "MAX", 150, 0.30, 0.40, "", 2),
+    Procedure("MAX-TEETH", "MAX", 45, 0.35, 0.60),
+    Procedure("BREAST-MAST", "BREAST", 90, 0.30, 0.50, "", 1),
+    Procedure("BREAST-LUMP", "BREAST", 60, 0.30, 0.50),
 )
 
 SPECIALTY_SHARE = {"ORTH": 0.26, "GEN": 0.20, "GYN": 0.14, "URO": 0.13, "ENT": 0.09,
                    "PLAST": 0.08, "SPINE": 0.10}
+# Shares of theatre time in a whole university hospital (15 specialties).
+HOSPITAL_SHARE = {"ORTH": 0.17, "GEN": 0.13, "GYN": 0.08, "URO": 0.07, "ENT": 0.05,
+                  "PLAST": 0.04, "SPINE": 0.05, "CARD": 0.07, "THOR": 0.04, "VASC": 0.05,
+                  "NEURO": 0.06, "PED": 0.05, "OPHT": 0.05, "MAX": 0.03, "BREAST": 0.06}
 URGENCY = (("A", 14, 0.10), ("B", 60, 0.25), ("C", 180, 0.40), ("D", 365, 0.25))
 
 
 @dataclass(frozen=True)
 class Profile:
     sites: tuple[tuple[str, int], ...]  # (site, rooms)
-    days: int
+    days: int  # working days (Monday to Friday) from `start`
     patients: int
     surgeons_per_specialty: int
+    shares: tuple[tuple[str, float], ...] = tuple(SPECIALTY_SHARE.items())
     start: dt.date = dt.date(2026, 11, 30)  # a Monday
 
+    def dates(self) -> list[dt.date]:
+        days, date = [], self.start
+        while len(days) < self.days:
+            if date.weekday() < 5:
+                days.append(date)
+            date += dt.timedelta(days=1)
+        return days
 
+
+HOSPITAL_SITES = (("MAIN", 30), ("EAST", 22), ("WEST", 16), ("NORTH", 12), ("SOUTH", 10))
 PROFILES = {
     "tiny": Profile((("NORTH", 2),), 2, 20, 2),
     "small": Profile((("NORTH", 3), ("SOUTH", 2)), 3, 120, 3),
     "example": Profile((("NORTH", 6), ("SOUTH", 4)), 5, 600, 5),
+    # one week of a whole hospital: 5 sites, 90 rooms a day, 15 specialties, 300 surgeons
+    "hospital": Profile(HOSPITAL_SITES, 5, 12_000, 20, tuple(HOSPITAL_SHARE.items())),
+    # three such hospitals, two weeks
+    "region": Profile(tuple((f"H{h}-{site}", rooms) for h in (1, 2, 3)
+                            for site, rooms in HOSPITAL_SITES), 10, 42_000, 60,
+                      tuple(HOSPITAL_SHARE.items())),
 }
 
 
@@ -81,9 +125,10 @@ def generate_case(profile_name: str, seed: int) -> tuple[dict[str, pd.DataFrame]
     """Tables (waitlist, sessions, surgeons, equipment, beds) and the text of orplan.toml."""
     profile = PROFILES[profile_name]
     rng = np.random.default_rng(seed)
-    specialties = list(SPECIALTY_SHARE)
-    shares = np.array([SPECIALTY_SHARE[s] for s in specialties])
-    dates = [profile.start + dt.timedelta(days=d) for d in range(profile.days)]
+    specialties = [name for name, _ in profile.shares]
+    shares = np.array([share for _, share in profile.shares])
+    shares = shares / shares.sum()
+    dates = profile.dates()
 
     session_rows = []
     for site, rooms in profile.sites:
@@ -163,11 +208,11 @@ def generate_case(profile_name: str, seed: int) -> tuple[dict[str, pd.DataFrame]
     waitlist = pd.DataFrame(rows)
 
     equipment_rows = []
-    for site in site_names:
+    for site, rooms in profile.sites:  # a robot per 12 rooms, a mobile C-arm per 3
         equipment_rows.append({"equipment": "robot", "site": site, "date": "",
-                               "units": 1})
+                               "units": max(1, rooms // 12)})
         equipment_rows.append({"equipment": "c-arm", "site": site, "date": "",
-                               "units": 2 if site == site_names[0] else 1})
+                               "units": max(1, rooms // 3)})
     equipment = pd.DataFrame(equipment_rows)
 
     bed_rows = []
@@ -178,7 +223,8 @@ def generate_case(profile_name: str, seed: int) -> tuple[dict[str, pd.DataFrame]
 
     config = (
         "# orplan configuration for a generated case; every key is optional.\n"
-        f"[horizon]\nstart = \"{profile.start.isoformat()}\"\ndays = {profile.days}\n\n"
+        f"[horizon]\nstart = \"{profile.start.isoformat()}\"\n"
+        f"days = {(dates[-1] - profile.start).days + 1}\n\n"
         "[rules]\nturnover_min = 30\nmax_overtime_min = 30\ndefault_urgency = \"C\"\n\n"
         "[solver]\ntime_limit = 60\ngap = 0.01\nthreads = 1\nseed = 0\n"
     )
