@@ -162,21 +162,26 @@ def test_readme_lists_every_command():
         assert f"orplan {command.name or command.callback.__name__}" in readme
 
 
-def test_no_plan_exits_4_and_writes_nothing(small, tmp_path, monkeypatch):
+def test_solver_without_a_plan_falls_back_to_its_starting_plan(small, tmp_path, monkeypatch):
     from orplan import pipeline
     from orplan.solve import SolveReport, SolveResult, Status
 
     def no_plan(*args, **kwargs):
-        report = SolveReport(Status.NO_PLAN, None, None, None, 1.0, "TimeLimit", "HiGHS", 1.0)
+        report = SolveReport(Status.NO_PLAN, None, None, None, 1.0,
+                             "stopped by orplan at the time limit", "HiGHS", 1.0)
         return SolveResult(report, None)
 
     monkeypatch.setattr(pipeline, "solve_stage", no_plan)
     out = tmp_path / "out"
     result = run("solve", small, "-o", out)
-    assert result.exit_code == 4
-    assert result.stderr.splitlines()[-1] == ("no plan found within the time limit; nothing was "
-                                              "written. Give more time (--time-limit).")
-    assert not out.exists()
+    assert result.exit_code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "heuristic"
+    assert summary["solver_status"] == ("stopped by orplan at the time limit; wrote the solver's "
+                                        "starting plan")
+    # the greedy fills the first session with the two ORTH cases; the GYN case fits nowhere else
+    assert summary["kpis"]["patients_planned"] == 2
+    assert run("check", small, out).exit_code == 0
 
 
 def test_unexpected_error_is_one_line_unless_debug(small, tmp_path, monkeypatch):

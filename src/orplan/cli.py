@@ -284,6 +284,54 @@ def generate(
                   f"{len(tables['waitlist'])} patients, {len(tables['sessions'])} sessions")
 
 
+@app.command()
+def bench(
+    cases: Annotated[list[Path], typer.Argument(help="Case folders to run.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Table path without suffix; "
+                                         ".csv and .md are written.")],
+    methods: Annotated[list[str] | None, typer.Option("--method", "-m", help="milp and/or "
+                                                      "greedy (repeat the option).")] = None,
+    time_limits: Annotated[list[float] | None, typer.Option(
+        "--time-limit", "-t", help="Seconds per run (repeat the option for several).")] = None,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Solver threads.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Solver random seed.")] = 0,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs per setting (quote "
+                                        "medians).")] = 1,
+) -> None:
+    """Run `orplan solve` for every case x method x time limit, each in its own process, and
+    write one table: times per stage, peak memory, objective, bound, gap, plan KPIs.
+
+    Examples:
+      orplan bench cases/hospital -m greedy -m milp -t 60 -o benchmarks/results/hospital
+      orplan bench cases/a cases/b -t 30 -t 120 --repeat 3 -o /tmp/bench
+    """
+    from orplan.bench import COLUMNS, plan_runs, run_one, write_table
+
+    methods = methods or ["milp"]
+    for method in methods:
+        if method not in ("milp", "greedy"):
+            err.print(f"--method must be milp or greedy, not '{method}'")
+            raise typer.Exit(Exit.USAGE)
+    for case in cases:
+        if not case.is_dir():
+            err.print(f"case folder {case} does not exist")
+            raise typer.Exit(Exit.INVALID_INPUT)
+    import pandas as pd
+
+    rows = []
+    runs = plan_runs(cases, methods, time_limits or [60.0], threads, seed, repeat)
+    for i, spec in enumerate(runs, 1):
+        console.print(f"[{i}/{len(runs)}] {spec.case.name} {spec.method} "
+                      f"{spec.time_limit:g} s run {spec.run}")
+        row = run_one(spec)
+        console.print(f"  {row['status']}: total {row.get('total_s', '-')} s, gap "
+                      f"{row.get('gap', '-')}, planned {row.get('planned', '-')}")
+        rows.append(row)
+    frame = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    write_table(frame, output, "orplan " + " ".join(sys.argv[1:]))
+    console.print(f"wrote {output.with_suffix('.csv')} and {output.with_suffix('.md')}")
+
+
 def main() -> None:
     app()
 

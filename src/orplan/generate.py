@@ -99,7 +99,8 @@ class Profile:
     start: dt.date = dt.date(2026, 11, 30)  # a Monday
 
     def dates(self) -> list[dt.date]:
-        days, date = [], self.start
+        days: list[dt.date] = []
+        date = self.start
         while len(days) < self.days:
             if date.weekday() < 5:
                 days.append(date)

@@ -19,7 +19,7 @@ from orplan import __version__
 from orplan.case import Case
 from orplan.clock import hhmm
 from orplan.config import Config
-from orplan.greedy import greedy_assignment
+from orplan.greedy import greedy_assignment, priced_order
 from orplan.io.write import Format, write_outputs
 from orplan.issues import Issue, has_errors
 from orplan.model.build import planning_data
@@ -100,12 +100,16 @@ def extract_stage(data: PlanningData, chosen: np.ndarray) -> TimedPlan:
     return sequence(data.case, data.sessions, assignment, keep_value)
 
 
-def greedy_stage(data: PlanningData) -> SolveResult:
-    """The planner's rule (orplan.greedy): a plan without a bound."""
+def greedy_stage(data: PlanningData, priced: bool = False,
+                 solver_status: str = "planner's rule") -> SolveResult:
+    """The planner's rule (orplan.greedy): a plan without a bound. `priced` orders patients by
+    the objective's price per minute (the MILP's starting plan) instead of the planner's order."""
     started = time.perf_counter()
-    chosen = greedy_assignment(data)
+    duration = data.case.waitlist["duration_min"].to_numpy(dtype=float)
+    order = priced_order(data.priority, duration) if priced else None
+    chosen = greedy_assignment(data, order)
     seconds = time.perf_counter() - started
-    report = SolveReport(Status.HEURISTIC, None, None, None, seconds, "planner's rule",
+    report = SolveReport(Status.HEURISTIC, None, None, None, seconds, solver_status,
                          "orplan greedy", 0.0)
     return SolveResult(report, chosen, 0.0, seconds,
                        {"eligible_pairs": len(data.pairs),
@@ -158,6 +162,16 @@ def report_stage(data: PlanningData,
     return tables, summary
 
 
+def peak_memory_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of the solver process (Linux reports KiB)."""
+    import resource
+
+    def mb(who: int) -> float:
+        return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+
+    return {"main": mb(resource.RUSAGE_SELF), "solver": mb(resource.RUSAGE_CHILDREN)}
+
+
 def plan_gap(objective: float, bound: float | None) -> float | None:
     """Relative gap of the written plan (after timing) against the solver's bound."""
     if bound is None:
@@ -183,6 +197,11 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         result = greedy_stage(data)
     else:
         result = solve_stage(case, deadline, options)
+        if result.chosen is None:
+            # The solver found nothing in time (or was stopped): its starting plan is still a
+            # valid plan, and a cron job is better served by it than by none.
+            result = greedy_stage(data, priced=True, solver_status=(
+                f"{result.report.solver_status}; wrote the solver's starting plan"))
     report = result.report
     t = lap("solve", t)
     # the child's build time is part of the solve stage's wall time; report it on its own
@@ -225,6 +244,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     def final_summary() -> dict[str, Any]:
         now = lap("write", t)
         times["total"] = round(now - started, 3)
+        summary["peak_memory_mb"] = peak_memory_mb()
         return summary
 
     if report.status is not Status.NO_PLAN:

@@ -169,6 +169,7 @@ def kpis(case: Case, priority: pd.DataFrame, session_stats: pd.DataFrame, plan: 
         "sessions_open": int(opened.sum()),
         "sessions_released": int((~opened).sum()),
         "staffed_min": staffed,
+        "used_staffed_min": used,
         "booked_min": float(session_stats["booked_min"].sum()),
         "overtime_min": float(session_stats["overtime_min"].sum()),
         "idle_min": float(session_stats["idle_min"].sum()),
