@@ -62,8 +62,9 @@ def test_solve_writes_outputs_and_check_passes(small, tmp_path):
         "breaches.csv", "plan.csv", "sessions.csv", "summary.json", "unscheduled.csv"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "optimal"
-    assert set(summary["times_s"]) == {"load", "prepare", "build", "solve", "extract", "verify",
-                                       "report", "write", "total"}
+    assert set(summary["times_s"]) == {"load", "prepare", "start_plan", "build", "solve",
+                                       "extract", "verify", "report", "write", "total"}
+    assert summary["plan_source"] == "solver"
     assert summary["inputs"].keys() == {"orplan.toml", "sessions.csv", "waitlist.csv"}
     assert "status: optimal  gap: 0.0 %" in result.stdout
     check = run("check", small, out)
@@ -177,8 +178,9 @@ def test_solver_without_a_plan_falls_back_to_its_starting_plan(small, tmp_path, 
     assert result.exit_code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "heuristic"
-    assert summary["solver_status"] == ("stopped by orplan at the time limit; wrote the solver's "
-                                        "starting plan")
+    assert summary["solver_status"] == ("stopped by orplan at the time limit; the greedy starting"
+                                        " plan was better and was written")
+    assert summary["plan_source"] == "greedy start"
     # the greedy fills the first session with the two ORTH cases; the GYN case fits nowhere else
     assert summary["kpis"]["patients_planned"] == 2
     assert run("check", small, out).exit_code == 0
@@ -210,3 +212,20 @@ def test_greedy_method(small, tmp_path):
     bad = run("solve", small, "-o", out, "--method", "magic")
     assert bad.exit_code == 2
     assert bad.stderr == "--method must be milp or greedy, not 'magic'\n"
+
+
+def test_bench_writes_a_table(tmp_path):
+    case = tmp_path / "tiny"
+    assert run("generate", "--profile", "tiny", "-o", case).exit_code == 0
+    prefix = tmp_path / "bench" / "table"
+    result = run("bench", case, "-m", "greedy", "-m", "milp", "-t", "20", "-o", prefix)
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    table = pd.read_csv(prefix.with_suffix(".csv"))
+    assert table["method"].tolist() == ["greedy", "milp"]
+    assert table["status"].tolist() == ["heuristic", "optimal"]
+    assert (table["exit_code"] == 0).all()
+    assert table["planned"].notna().all() and table["peak_mb"].gt(0).all()
+    assert table.loc[1, "objective"] <= table.loc[0, "objective"]
+    assert prefix.with_suffix(".md").read_text().startswith("Made by `orplan ")

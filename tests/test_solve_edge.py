@@ -54,3 +54,14 @@ def test_solver_process_error_is_reported(case_dir):
     make_case(case_dir, [{}], [{}])
     with pytest.raises(SolverProcessError, match="ValueError: broken model"):
         solve_isolated(loaded(case_dir), time.time() + 30, SETTINGS, target=fails)
+
+
+def test_warm_start_reaches_the_same_optimum(case_dir):
+    make_case(case_dir, [{"duration_min": 100}, {"duration_min": 150}, {"duration_min": 200},
+                         {"duration_min": 60, "urgency": "A"}], [{}, {}])
+    case = loaded(case_dir)
+    deadline = time.time() + 30
+    started = build_and_solve(case, deadline, SolverSettings(0.0, 1, 0, warm_start=True))
+    plain = build_and_solve(case, deadline, SETTINGS)
+    assert started.report.status == plain.report.status == Status.OPTIMAL
+    assert started.report.objective == pytest.approx(plain.report.objective)

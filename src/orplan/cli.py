@@ -127,7 +127,7 @@ def validate(
     """Check a case's tables and report every problem at once.
 
     Examples:
-      orplan validate examples/hospital
+      orplan validate examples/demo-week
       orplan validate exports/week47 --config orplan.toml
     """
     from orplan.validate import validate_case
@@ -174,7 +174,7 @@ def solve(
     """Plan the case and write plan, unscheduled, sessions, breaches and summary.json.
 
     Examples:
-      orplan solve examples/hospital -o out/hospital
+      orplan solve examples/demo-week -o out/hospital
       orplan solve exports/week47 -o plans/week47 --time-limit 120 --format parquet
       orplan solve exports/week47 -o plans/baseline --method greedy
     """
@@ -225,7 +225,7 @@ def check(
     """Re-check a plan against every hard rule, without the solver.
 
     Examples:
-      orplan check examples/hospital out/hospital
+      orplan check examples/demo-week out/hospital
       orplan check exports/week47 manual_plan.csv
     """
     from orplan.reports.terminal import render_violations

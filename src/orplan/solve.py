@@ -55,6 +55,9 @@ class SolverSettings:
     seed: int
     log_path: str | None = None
     verbose: bool = False
+    # Hand HiGHS the priced greedy plan as a start. Off: on the demo week it made the 60 s plan
+    # worse (gap 9.5 % against 7.1 % without); the pipeline keeps the better plan instead.
+    warm_start: bool = False
 
 
 @dataclass
@@ -84,11 +87,13 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
 
     started = time.perf_counter()
     model = build_model(case)
-    duration = case.waitlist["duration_min"].to_numpy(dtype=float)
-    set_start(model, greedy_assignment(model, priced_order(model.priority, duration)))
+    if settings.warm_start:
+        duration = case.waitlist["duration_min"].to_numpy(dtype=float)
+        set_start(model, greedy_assignment(model, priced_order(model.priority, duration)))
     built = time.perf_counter()
     report = solve_model(model, deadline - time.time(), settings.gap, settings.threads,
-                         settings.seed, settings.log_path, settings.verbose, warm_start=True)
+                         settings.seed, settings.log_path, settings.verbose,
+                         warm_start=settings.warm_start)
     chosen = None if report.status is Status.NO_PLAN else chosen_pairs(model)
     size = {"eligible_pairs": len(model.pairs), "variables": model.problem.numVariables(),
             "constraints": model.problem.numConstraints(), "rows": model.family_rows,
