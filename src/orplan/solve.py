@@ -2,8 +2,8 @@
 
 The time limit is a promise to cron jobs, and HiGHS does not always keep it (some of its setup
 steps never look at the clock). So by default the model is built and solved in a child process
-that is stopped at the deadline: the run then ends in time with status `no-plan` rather than
-late.
+that is stopped GRACE_S after the deadline; the result then says no plan, and the pipeline writes
+its greedy starting plan instead, in time.
 """
 
 from __future__ import annotations
