@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
+from conftest import make_case
+
 DATES = ["2026-01-05", "2026-01-06"]
 SURGEONS = ["", "DR1", "DR2"]
+
+
+def write_small_case(folder: Path, data: dict[str, Any]) -> Path:
+    """Write a case drawn by small_cases() to folder."""
+    return make_case(folder, data["waitlist"], data["sessions"], config=data["config"],
+                     surgeons=data["surgeons"], equipment=data["equipment"], beds=data["beds"])
 
 
 @st.composite

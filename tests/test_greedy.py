@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from conftest import make_case, planned, solve
-from strategies import small_cases
+from strategies import small_cases, write_small_case
 
 
 def test_most_pressing_first_into_the_first_session_that_fits(case_dir):
@@ -55,9 +55,7 @@ def test_equipment_and_beds(case_dir):
 @given(small_cases())
 def test_greedy_plans_keep_every_rule_and_the_milp_is_never_worse(data):
     with tempfile.TemporaryDirectory() as tmp:
-        folder = make_case(Path(tmp) / "case", data["waitlist"], data["sessions"],
-                           config=data["config"], surgeons=data["surgeons"],
-                           equipment=data["equipment"], beds=data["beds"])
+        folder = write_small_case(Path(tmp) / "case", data)
         greedy = solve(folder, Path(tmp) / "greedy", method="greedy")
         assert greedy.violations == []
         assert greedy.summary["plan_repairs"] == 0

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from orplan.io.plan_file import read_plan
 from orplan.verify import verify_plan
 
-from conftest import make_case, solve
-from strategies import small_cases
+from conftest import solve
+from strategies import small_cases, write_small_case
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
@@ -17,9 +17,7 @@ from strategies import small_cases
 @given(small_cases())
 def test_solve_then_check_always_passes(data):
     with tempfile.TemporaryDirectory() as tmp:
-        folder = make_case(Path(tmp) / "case", data["waitlist"], data["sessions"],
-                           config=data["config"], surgeons=data["surgeons"],
-                           equipment=data["equipment"], beds=data["beds"])
+        folder = write_small_case(Path(tmp) / "case", data)
         outcome = solve(folder, Path(tmp) / "out", gap=0.0)
         assert outcome.summary["status"] == "optimal"
         assert outcome.violations == []
