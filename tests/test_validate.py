@@ -177,3 +177,12 @@ def test_duplicate_column(tmp_path):
                                                      "specialty\nP1,ORTH,90,GYN\n"}),
                   "duplicate-column")
     assert issue.message == "column 'specialty' appears more than once in the header"
+
+
+def test_sessions_with_only_a_header(tmp_path):
+    issue = _only(_case(tmp_path, **{"sessions.csv": "site,room,date,start,end\n"}), "no-sessions")
+    assert issue.message == "the sessions table has no rows; export the staffed sessions"
+
+
+def test_waitlist_with_only_a_header_is_valid(tmp_path):
+    assert _case(tmp_path, **{"waitlist.csv": "patient_id,specialty,duration_min\n"}) == []

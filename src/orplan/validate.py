@@ -179,6 +179,8 @@ def _check_sessions(sessions: pd.DataFrame, file: str, issues: list[Issue]) -> N
 
 
 def _derive_session_ids(sessions: pd.DataFrame) -> None:
+    if sessions.empty:
+        return  # reported as no-sessions
     derived = (sessions["site"] + "-" + sessions["room"] + "-"
                + sessions["date"].dt.strftime("%Y-%m-%d") + "-"
                + sessions["start"].map(lambda m: hhmm(m).replace(":", "") if pd.notna(m) else ""))
