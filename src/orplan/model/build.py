@@ -11,7 +11,7 @@ from orplan.model.capacity import define_capacity_constraints, define_session_va
 from orplan.model.common import Model, PlanningData, binaries
 from orplan.model.equipment import define_equipment_constraints
 from orplan.model.objective import define_objective
-from orplan.model.pairs import eligibility
+from orplan.model.pairs import eligibility, pair_details
 from orplan.model.priority import patient_priority
 from orplan.model.surgeons import (
     define_room_switch_constraints,
@@ -29,7 +29,8 @@ def planning_data(case: Case) -> PlanningData:
 
 def build_model(case: Case) -> Model:
     data = planning_data(case)
-    model = Model(data.case, data.pairs, data.sessions, data.priority, data.ineligible,
+    pairs = pair_details(data.case, data.sessions, data.pairs)
+    model = Model(data.case, pairs, data.sessions, data.priority, data.ineligible,
                   pulp.LpProblem("orplan", pulp.LpMinimize))
     model.pairs["x"] = binaries(model, "x", len(model.pairs))
     define_session_variables(model)

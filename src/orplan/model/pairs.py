@@ -17,7 +17,7 @@ import pandas as pd
 
 from orplan.case import Case
 
-# Filter steps in order; a patient whose candidates all fall at a step gets that step's reason.
+# The reason for a patient whose last candidate falls at each filter step.
 REASONS = {
     "specialty": ("no-eligible-session", "no session of this specialty (or open session) in the "
                   "horizon"),
@@ -34,7 +34,7 @@ REASONS = {
 @dataclass
 class Eligibility:
     sessions: pd.DataFrame  # sessions in the horizon, with capacity, max_ot, open_cost, day
-    pairs: pd.DataFrame  # one row per eligible pair: p, s (positional indices) and pair data
+    pairs: pd.DataFrame  # one row per eligible pair: p, s (int32 positions), sorted by p then s
     ineligible: dict[str, tuple[str, str]]  # patient_id -> (reason code, message)
 
 
@@ -68,81 +68,156 @@ def mobile_units(case: Case, keys: pd.DataFrame) -> np.ndarray:
     return exact.fillna(every).fillna(0.0).to_numpy()
 
 
+# Candidate pairs are filtered in chunks of about this many, so that open sessions (which accept
+# every patient) never materialise patients x sessions at once.
+CHUNK_PAIRS = 1_000_000
+
+
 def eligibility(case: Case) -> Eligibility:
+    """Eligible pairs and the reason for every patient without one. Patients and sessions are
+    integer-coded; candidates (same specialty, or an open session) are generated per block of
+    patients and filtered at once, keeping only survivors. A patient's reason is the filter step
+    at which its last candidate fell."""
     sessions = session_table(case)
     waitlist = case.waitlist
-    patients = pd.DataFrame({
-        "p": np.arange(len(waitlist)),
-        "patient_id": waitlist["patient_id"].to_numpy(),
-        "specialty": waitlist["specialty"].to_numpy(),
-        "p_site": waitlist["site"].to_numpy(),
-        "earliest": waitlist["earliest_date"].to_numpy(),
-        "duration": waitlist["duration_min"].to_numpy(),
-        "surgeon_id": waitlist["surgeon_id"].to_numpy(),
-        "needs": waitlist["equipment"].to_numpy(),
-    })
-    sess = pd.DataFrame({
-        "s": np.arange(len(sessions)),
-        "specialty": sessions["specialty"].to_numpy(),
-        "site": sessions["site"].to_numpy(),
-        "date": sessions["date"].to_numpy(),
-        "day": sessions["day"].to_numpy(),
-        "limit": (sessions["capacity"] + sessions["max_ot"]).to_numpy(),
-        "installed": sessions["equipment"].to_numpy(),
-    })
-    blocked = patients.merge(sess[sess["specialty"] != ""], on="specialty")
-    open_ = patients.merge(sess[sess["specialty"] == ""].drop(columns="specialty"), how="cross")
-    pairs = pd.concat([blocked, open_], ignore_index=True)
-    steps: list[tuple[str, pd.Series]] = []
-    steps.append(("site", (pairs["p_site"] == "") | (pairs["p_site"] == pairs["site"])))
-    steps.append(("date", pairs["earliest"].isna() | (pairs["date"] >= pairs["earliest"])))
-    steps.append(("length", pairs["duration"] <= pairs["limit"]))
-    if case.surgeons is not None:
-        availability = case.surgeons[["surgeon_id", "date", "max_minutes"]].drop_duplicates(
-            ["surgeon_id", "date"])
-        looked = pairs[["surgeon_id", "date"]].merge(availability, on=["surgeon_id", "date"],
-                                                     how="left", indicator=True)
-        available = (looked["_merge"] == "both").to_numpy()
-        within = looked["max_minutes"].isna().to_numpy() | (
-            looked["max_minutes"].to_numpy() >= pairs["duration"].to_numpy())
-        named = (pairs["surgeon_id"] != "").to_numpy()
-        steps.append(("surgeon", pd.Series(~named | (available & within), index=pairs.index)))
-    steps.append(("equipment", _equipment_ok(case, pairs)))
-
-    alive = np.ones(len(pairs), dtype=bool)
+    n_patients = len(waitlist)
+    checks = _Checks(case, sessions)
+    spec_codes, _ = pd.factorize(
+        pd.concat([waitlist["specialty"], sessions["specialty"]], ignore_index=True))
+    patient_spec = spec_codes[:n_patients]
+    session_spec = np.where(sessions["specialty"].to_numpy() == "", -1, spec_codes[n_patients:])
+    open_sessions = np.flatnonzero(session_spec == -1)
+    by_spec = {int(k): np.flatnonzero(session_spec == k) for k in np.unique(session_spec)
+               if k >= 0}
+    reached = np.full(n_patients, -1, dtype=np.int8)  # furthest filter step a candidate passed
+    kept_p: list[np.ndarray] = []
+    kept_s: list[np.ndarray] = []
+    order = np.argsort(patient_spec, kind="stable")
+    bounds = np.flatnonzero(np.diff(patient_spec[order])) + 1
+    for members in np.split(order, bounds) if n_patients else []:
+        candidates = np.concatenate([by_spec.get(int(patient_spec[members[0]]),
+                                                 np.empty(0, dtype=np.intp)), open_sessions])
+        if len(candidates) == 0:
+            continue
+        block = max(1, CHUNK_PAIRS // len(candidates))
+        for first in range(0, len(members), block):
+            p = np.repeat(members[first:first + block], len(candidates))
+            s = np.tile(candidates, min(block, len(members) - first))
+            step = checks.first_failure(p, s)
+            np.maximum.at(reached, p, step.astype(np.int8))
+            alive = step == len(STEPS)
+            kept_p.append(p[alive].astype(np.int32))
+            kept_s.append(s[alive].astype(np.int32))
+    ids = waitlist["patient_id"].to_numpy()
     ineligible: dict[str, tuple[str, str]] = {}
-    ids = patients["patient_id"].to_numpy()
-    had = _patients_with(pairs, alive, len(patients))
-    for p in np.flatnonzero(~had):
-        ineligible[str(ids[p])] = REASONS["specialty"]
-    for name, ok in steps:
-        alive &= ok.to_numpy()
-        has = _patients_with(pairs, alive, len(patients))
-        for p in np.flatnonzero(had & ~has):
-            ineligible[str(ids[p])] = REASONS[name]
-        had = has
-    pairs = pairs[alive]
-    columns = ["p", "s", "duration", "surgeon_id", "needs", "site", "date", "day"]
-    pairs = pairs[columns].sort_values(["p", "s"]).reset_index(drop=True)
+    for p in np.flatnonzero(reached < len(STEPS)):
+        name = "specialty" if reached[p] < 0 else STEPS[reached[p]]
+        ineligible[str(ids[p])] = REASONS[name]
+    pair_p = np.concatenate(kept_p) if kept_p else np.empty(0, dtype=np.int32)
+    pair_s = np.concatenate(kept_s) if kept_s else np.empty(0, dtype=np.int32)
+    order = np.lexsort((pair_s, pair_p))
+    pairs = pd.DataFrame({"p": pair_p[order], "s": pair_s[order]})
     return Eligibility(sessions, pairs, ineligible)
 
 
-def _patients_with(pairs: pd.DataFrame, alive: np.ndarray, n: int) -> np.ndarray:
-    return np.bincount(pairs["p"].to_numpy()[alive], minlength=n) > 0
+def pair_details(case: Case, sessions: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The pairs with what the model's rows need: duration, surgeon_id, needs, site, date, day.
+    Kept apart from `eligibility` because a region has millions of eligible pairs and the model
+    is built on a subset of them."""
+    p, s = pairs["p"].to_numpy(), pairs["s"].to_numpy()
+    waitlist = case.waitlist
+    return pairs.assign(
+        duration=waitlist["duration_min"].to_numpy()[p],
+        surgeon_id=waitlist["surgeon_id"].to_numpy()[p],
+        needs=waitlist["equipment"].to_numpy()[p],
+        site=sessions["site"].to_numpy()[s],
+        date=sessions["date"].to_numpy()[s],
+        day=sessions["day"].to_numpy()[s],
+    )
 
 
-def _equipment_ok(case: Case, pairs: pd.DataFrame) -> pd.Series:
-    """True where every needed type is installed in the room or has mobile units that day.
-    Without an equipment table, mobile equipment is not limited."""
-    needs = pairs["needs"].map(len) > 0
-    ok = pd.Series(True, index=pairs.index)
-    if case.equipment is None or not needs.any():
+# Filter steps in order (REASONS names the reason of each).
+STEPS = ("site", "date", "length", "surgeon", "equipment")
+
+
+class _Checks:
+    """The filter steps as array lookups on integer codes."""
+
+    def __init__(self, case: Case, sessions: pd.DataFrame):
+        waitlist = case.waitlist
+        start = pd.Timestamp(case.horizon_start)
+        site_codes, _ = pd.factorize(
+            pd.concat([sessions["site"], waitlist["site"]], ignore_index=True))
+        n_sessions = len(sessions)
+        self.session_site = site_codes[:n_sessions]
+        self.patient_site = np.where(waitlist["site"].to_numpy() == "", -1,
+                                     site_codes[n_sessions:])
+        self.session_day = sessions["day"].to_numpy(dtype=np.int64)
+        earliest = (waitlist["earliest_date"] - start).dt.days
+        self.earliest_day = earliest.fillna(-10**9).to_numpy(dtype=np.int64)
+        self.duration = waitlist["duration_min"].to_numpy(dtype=float)
+        self.limit = (sessions["capacity"] + sessions["max_ot"]).to_numpy(dtype=float)
+        codes, names = pd.factorize(waitlist["surgeon_id"])
+        named = waitlist["surgeon_id"].to_numpy() != ""
+        self.patient_surgeon = np.where(named, codes, len(names))
+        self.surgeon_minutes = _surgeon_minutes(case, list(names))
+        self.needs_code, needs_sets = pd.factorize(
+            waitlist["equipment"].map(lambda needs: tuple(sorted(needs))))
+        self.equipment_ok = _equipment_table(case, sessions, list(needs_sets))
+
+    def first_failure(self, p: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Index into STEPS of the first check each pair fails; len(STEPS) when it passes all."""
+        step = np.full(len(p), len(STEPS), dtype=np.int64)
+        site = self.patient_site[p]
+        fails = [(site != -1) & (site != self.session_site[s]),
+                 self.earliest_day[p] > self.session_day[s],
+                 self.duration[p] > self.limit[s]]
+        if self.surgeon_minutes is None:
+            fails.append(np.zeros(len(p), dtype=bool))
+        else:
+            fails.append(self.surgeon_minutes[self.patient_surgeon[p], self.session_day[s]]
+                         < self.duration[p])
+        fails.append(~self.equipment_ok[self.needs_code[p], s])
+        for index in range(len(fails) - 1, -1, -1):
+            step[fails[index]] = index
+        return step
+
+
+def _surgeon_minutes(case: Case, names: list[str]) -> np.ndarray | None:
+    """minutes[surgeon code, day]: operating minutes open to the surgeon that day (+inf without a
+    limit, -1 when absent); an extra last row (+inf) for patients without a named surgeon. None
+    without a surgeons table (surgeons are then not limited)."""
+    table = case.surgeons
+    if table is None:
+        return None
+    days = int(case.horizon_days)
+    minutes = np.full((len(names) + 1, max(days, 1)), -1.0)
+    minutes[len(names), :] = np.inf  # row for patients without a named surgeon
+    table = table.drop_duplicates(["surgeon_id", "date"])
+    day = (table["date"] - pd.Timestamp(case.horizon_start)).dt.days.to_numpy()
+    row = pd.Index(names).get_indexer(table["surgeon_id"])
+    inside = (row >= 0) & (day >= 0) & (day < days)
+    limit = table["max_minutes"].fillna(np.inf).to_numpy(dtype=float)
+    minutes[row[inside], day[inside]] = limit[inside]
+    return minutes
+
+
+def _equipment_table(case: Case, sessions: pd.DataFrame,
+                     needs_sets: list[tuple[str, ...]]) -> np.ndarray:
+    """ok[needs code, s]: every needed type is installed in the session's room or has mobile units
+    at its site that day (not limited without an equipment table)."""
+    ok = np.ones((max(len(needs_sets), 1), len(sessions)), dtype=bool)
+    if case.equipment is None or sessions.empty:
         return ok
-    exploded = pairs.loc[needs, ["needs", "installed", "site", "date"]].explode("needs")
-    exploded = exploded.rename(columns={"needs": "equipment"})
-    installed = np.array([e in inst for e, inst in zip(exploded["equipment"],
-                                                       exploded["installed"], strict=True)])
-    units = mobile_units(case, exploded[["equipment", "site", "date"]])
-    type_ok = pd.Series(installed | (units > 0), index=exploded.index)
-    ok.loc[needs] = type_ok.groupby(level=0).all()
+    types = sorted({k for needs in needs_sets for k in needs})
+    installed = sessions["equipment"].to_numpy()
+    type_ok = {}
+    for kind in types:
+        keys = pd.DataFrame({"equipment": kind, "site": sessions["site"].to_numpy(),
+                             "date": sessions["date"].to_numpy()})
+        has = np.array([kind in inst for inst in installed], dtype=bool)
+        type_ok[kind] = has | (mobile_units(case, keys) > 0)
+    for code, needs in enumerate(needs_sets):
+        for kind in needs:
+            ok[code] &= type_ok[kind]
     return ok
