@@ -110,9 +110,9 @@ def eligibility(case: Case) -> Eligibility:
             kept_s.append(s[alive].astype(np.int32))
     ids = waitlist["patient_id"].to_numpy()
     ineligible: dict[str, tuple[str, str]] = {}
-    for p in np.flatnonzero(reached < len(STEPS)):
-        name = "specialty" if reached[p] < 0 else STEPS[reached[p]]
-        ineligible[str(ids[p])] = REASONS[name]
+    for patient in np.flatnonzero(reached < len(STEPS)):
+        name = "specialty" if reached[patient] < 0 else STEPS[reached[patient]]
+        ineligible[str(ids[patient])] = REASONS[name]
     pair_p = np.concatenate(kept_p) if kept_p else np.empty(0, dtype=np.int32)
     pair_s = np.concatenate(kept_s) if kept_s else np.empty(0, dtype=np.int32)
     order = np.lexsort((pair_s, pair_p))
@@ -195,7 +195,7 @@ def _surgeon_minutes(case: Case, names: list[str]) -> np.ndarray | None:
     minutes[len(names), :] = np.inf  # row for patients without a named surgeon
     table = table.drop_duplicates(["surgeon_id", "date"])
     day = (table["date"] - pd.Timestamp(case.horizon_start)).dt.days.to_numpy()
-    row = pd.Index(names).get_indexer(table["surgeon_id"])
+    row = pd.Index(names).get_indexer(pd.Index(table["surgeon_id"]))
     inside = (row >= 0) & (day >= 0) & (day < days)
     limit = table["max_minutes"].fillna(np.inf).to_numpy(dtype=float)
     minutes[row[inside], day[inside]] = limit[inside]
