@@ -2,8 +2,8 @@
 
 The time limit is a promise to cron jobs, and HiGHS does not always keep it (some of its setup
 steps never look at the clock). So by default the model is built and solved in a child process
-that is stopped GRACE_S after the deadline; the result then says no plan, and the pipeline writes
-its greedy starting plan instead, in time.
+that is asked to stop GRACE_S before the deadline and killed at the deadline; the result then says
+no plan, and the pipeline writes its greedy starting plan instead, in time.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import pulp
 from orplan.case import Case
 from orplan.model.common import Model
 
-# Seconds the solver process may run past the deadline before it is stopped.
+# Seconds before the hard deadline at which the solver is asked to stop; the process is killed at
+# the hard deadline if it has not answered by then.
 GRACE_S = 3.0
 
 
@@ -112,17 +113,18 @@ def _child(sender: Connection, target: Callable[..., SolveResult], args: tuple[A
 
 def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
                    target: Callable[..., SolveResult] = build_and_solve) -> SolveResult:
-    """Run `target(case, deadline, settings)` in a child process; stop it GRACE_S after the
-    deadline and report no plan if it has not answered by then."""
+    """Run `target(case, deadline - GRACE_S, settings)` in a child process; kill it at `deadline`
+    (a hard promise) and report no plan if it has not answered by then."""
     context = multiprocessing.get_context("spawn")  # fork is unsafe: BLAS threads already run
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, target, (case, deadline, settings)),
-                              daemon=True)
+    soft_deadline = deadline - min(GRACE_S, max(0.0, deadline - time.time()) / 4)
+    process = context.Process(target=_child,
+                              args=(sender, target, (case, soft_deadline, settings)), daemon=True)
     started = time.perf_counter()
     process.start()
     sender.close()
     try:
-        if receiver.poll(max(0.0, deadline + GRACE_S - time.time())):
+        if receiver.poll(max(0.0, deadline - time.time())):
             try:
                 kind, payload = receiver.recv()
             except EOFError:
