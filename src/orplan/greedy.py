@@ -36,9 +36,16 @@ def priced_order(priority: pd.DataFrame, duration: np.ndarray) -> np.ndarray:
     return np.lexsort((np.arange(len(priority)), -price / np.maximum(duration, 1.0)))
 
 
-def greedy_assignment(data: PlanningData, order: np.ndarray | None = None) -> np.ndarray:
+def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
+                      preferred: np.ndarray | None = None,
+                      allow_overtime: bool = False, flip_rooms: bool = False) -> np.ndarray:
     """Boolean mask over data.pairs: the pairs the planner's rule picks, taking patients in
-    `order` (default: greedy_order, most pressing first)."""
+    `order` (default: greedy_order, most pressing first). A patient with a `preferred` pair (mask
+    over data.pairs) tries that session first. `allow_overtime` lets cases use the session's
+    allowed overtime (the optimiser's plans do; a planner's rule keeps it for overruns).
+    `flip_rooms` applies the model's surgeon rule instead of the planner's: a surgeon may have
+    cases in sessions whose times overlap as long as their minutes fit in the union of those
+    sessions' windows (the timing step then orders them)."""
     case, pairs, sessions = data.case, data.pairs, data.sessions
     waitlist = case.waitlist
     turnover = case.config.turnover_min
@@ -51,6 +58,11 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None) -> np
     last = np.searchsorted(pair_p, np.arange(len(waitlist)), side="right")
 
     capacity = sessions["capacity"].to_numpy(dtype=float)
+    if allow_overtime:
+        capacity = capacity + sessions["max_ot"].to_numpy(dtype=float)
+    first_choice = np.full(len(waitlist), -1, dtype=np.int64)
+    if preferred is not None:
+        first_choice[pair_p[preferred]] = np.flatnonzero(preferred)
     window_start = sessions["start"].to_numpy(dtype=float)
     window_end = (sessions["end"] + sessions["max_ot"]).to_numpy(dtype=float)
     start = pd.Timestamp(case.horizon_start)
@@ -96,10 +108,34 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None) -> np
                 units[key] = float(mobile_units(case, keys)[0])
         return units[key]
 
+    in_session: dict[tuple[str, int, int], float] = {}
+
+    def fits_windows(key: tuple[str, int], s: int, d: float) -> bool:
+        """The surgeon's minutes in the sessions whose windows overlap s's (transitively), with
+        the new case, fit in the union of those windows."""
+        group = sorted(surgeon_sessions.get(key, set()) | {s}, key=lambda t: window_start[t])
+        cluster: list[int] = []
+        reach = -math.inf
+        for t in group:
+            if cluster and window_start[t] >= reach:
+                if s in cluster:
+                    break
+                cluster, reach = [], -math.inf
+            cluster.append(t)
+            reach = max(reach, window_end[t])
+        if len(cluster) == 1:
+            return True
+        minutes = d + sum(in_session.get((key[0], key[1], t), 0.0) for t in cluster)
+        span = max(window_end[t] for t in cluster) - min(window_start[t] for t in cluster)
+        return minutes <= span + EPS
+
     for p in (greedy_order(data.priority) if order is None else order):
         d = duration[p]
         g = surgeon[p]
-        for k in range(first[p], last[p]):
+        candidates: range | list[int] = range(first[p], last[p])
+        if first_choice[p] >= 0:
+            candidates = [int(first_choice[p]), *candidates]
+        for k in candidates:
             s = int(pair_s[k])
             add = d + (turnover if count[s] else 0.0)
             if used[s] + add > capacity[s] + EPS:
@@ -109,9 +145,12 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None) -> np
                 key = (g, date)
                 if surgeon_minutes.get(key, 0.0) + d > limits.get(key, math.inf) + EPS:
                     continue
-                if any(t != s and window_start[t] < window_end[s]
-                       and window_start[s] < window_end[t]
-                       for t in surgeon_sessions.get(key, ())):
+                if flip_rooms:
+                    if not fits_windows(key, s, d):
+                        continue
+                elif any(t != s and window_start[t] < window_end[s]
+                         and window_start[s] < window_end[t]
+                         for t in surgeon_sessions.get(key, ())):
                     continue
             mobile = [kind for kind in needs[p] if kind not in installed[s]]
             site = session_site[s]
@@ -129,6 +168,7 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None) -> np
             if g:
                 surgeon_minutes[(g, date)] = surgeon_minutes.get((g, date), 0.0) + d
                 surgeon_sessions.setdefault((g, date), set()).add(s)
+                in_session[(g, date, s)] = in_session.get((g, date, s), 0.0) + d
             for kind in mobile:
                 using.setdefault((kind, site, date), set()).add(s)
             for bed_day in stay:

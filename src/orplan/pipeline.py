@@ -45,8 +45,10 @@ from orplan.solve import (
 )
 from orplan.verify import Violation, verify_plan
 
-# Seconds kept back from the solver for extracting, checking and writing the plan.
+# Seconds kept back from the solver for timing, checking and writing the plans: at least this,
+# or the share below of the time limit.
 WRITE_RESERVE_S = 2.0
+WRITE_RESERVE_SHARE = 0.06
 
 
 class InvalidInput(Exception):
@@ -94,14 +96,16 @@ def load_stage(folder: Path, config: Config) -> tuple[Case, list[Issue]]:
     return case, issues
 
 
-def extract_stage(data: PlanningData, chosen: np.ndarray | None) -> TimedPlan:
-    """The timed plan of the chosen pairs (an empty plan when there is none)."""
+def extract_stage(data: PlanningData, chosen: np.ndarray | None,
+                  deadline: float | None = None) -> TimedPlan:
+    """The timed plan of the chosen pairs (an empty plan when there is none); see plan.sequence
+    for `deadline`."""
     if chosen is None:
         return TimedPlan(empty_plan(), [])
     assignment = data.pairs.loc[chosen, ["p", "s"]]
     keep_value = (data.priority["leave_out_cost"] + data.priority["breach_cost"]
                   + data.priority["overdue_cost"]).to_numpy()
-    return sequence(data.case, data.sessions, assignment, keep_value)
+    return sequence(data.case, data.sessions, assignment, keep_value, deadline)
 
 
 def greedy_stage(data: PlanningData, priced: bool = False,
@@ -213,28 +217,37 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         start_plan = greedy_stage(data, priced=True)
         start_timed = extract_stage(data, start_plan.chosen)
         t = lap("start_plan", t)
-        deadline = time.time() + options.time_limit - (t - started) - WRITE_RESERVE_S
+        reserve = max(WRITE_RESERVE_S, WRITE_RESERVE_SHARE * options.time_limit)
+        deadline = time.time() + options.time_limit - (t - started) - reserve
         result = solve_stage(case, deadline, options)
         t = lap("solve", t)
         # the child's build time is part of the solve stage's wall time; report it on its own
         solve_wall = times.pop("solve")
         times["build"] = round(result.build_s, 3)
         times["solve"] = round(solve_wall - result.build_s, 3)
-        solver_timed = None
+        if (result.chosen is not None or result.alternatives) and result.model_size.get(
+                "pairs_signature") != pairs_signature(data.pairs):
+            raise SolverProcessError("the solver process saw different eligible pairs")
+        # Time every plan found and keep the best: the solver's, the session patterns', and the
+        # greedy start (a cron job is better served by the greedy plan than by none).
+        finish_by = time.time() + max(1.0, started + options.time_limit - reserve / 2
+                                      - time.perf_counter())
+        candidates: list[tuple[str, TimedPlan]] = []
         if result.chosen is not None:
-            if result.model_size.get("pairs_signature") != pairs_signature(data.pairs):
-                raise SolverProcessError("the solver process saw different eligible pairs")
-            solver_timed = extract_stage(data, result.chosen)
-        if solver_timed is not None and (plan_objective(data, solver_timed)
-                                         <= plan_objective(data, start_timed) + 1e-6):
-            timed, source = solver_timed, "solver"
-        else:
-            timed, source = start_timed, "greedy start"
+            candidates.append(("solver", extract_stage(data, result.chosen, finish_by)))
+        for name, mask in result.alternatives.items():
+            candidates.append((name, extract_stage(data, mask, finish_by)))
+        candidates.append(("greedy start", start_timed))
+        scored = [(plan_objective(data, timed), i) for i, (_, timed) in enumerate(candidates)]
+        best = min(scored)[1]
+        source, timed = candidates[best]
+        if source != "solver":
             bounded = result.report.best_bound is not None
             result.report = dataclasses.replace(
                 result.report, status=Status.FEASIBLE if bounded else Status.HEURISTIC,
-                solver_status=f"{result.report.solver_status}; the greedy starting plan was "
-                "better and was written")
+                solver_status=f"{result.report.solver_status}; the "
+                f"{'greedy starting' if source == 'greedy start' else source} plan was better "
+                "and was written")
     report = result.report
     t = lap("extract", t)
     violations = verify_plan(case, timed.plan)
@@ -255,6 +268,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         "times_s": times,
         "time_limit_s": options.time_limit,
         "model": {k: v for k, v in result.model_size.items() if k != "pairs_signature"},
+        "patterns": result.patterns,
         "settings": {"method": options.method, "gap": options.gap, "threads": options.threads,
                      "seed": options.seed},
         "horizon": {"start": case.horizon_start.isoformat(), "days": case.horizon_days},

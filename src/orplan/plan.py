@@ -15,6 +15,7 @@ is the lowest-priority case of those sessions given up, reported with reason `se
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +137,7 @@ def _linked_sessions(day_cases: pd.DataFrame, seeds: set[int]) -> set[int]:
 
 
 def _exact_timing(cases: pd.DataFrame, sessions: pd.DataFrame,
-                  turnover: float) -> pd.DataFrame | None:
+                  turnover: float, seconds: float = 10.0) -> pd.DataFrame | None:
     """Start times for `cases` (whole sessions) that respect session windows with allowed
     overtime, turnover in a room, one case at a time per surgeon and first/last hints, with the
     least overtime; None when no such timing exists."""
@@ -175,7 +176,7 @@ def _exact_timing(cases: pd.DataFrame, sessions: pd.DataFrame,
             problem += start[i] >= start[j] + float(duration[j] + gap) - big * before
     # least overtime, then as early as possible (compact sessions)
     problem += pulp.lpSum(late) * 100.0 + pulp.lpSum(start) * 0.001
-    if not solve_small(problem):
+    if not solve_small(problem, seconds):
         return None
     begin = np.array([round(v.value() or 0.0, 6) for v in start])
     timed = pd.DataFrame({"p": cases["p"].to_numpy(), "s": s, "start": begin,
@@ -186,23 +187,29 @@ def _exact_timing(cases: pd.DataFrame, sessions: pd.DataFrame,
 
 
 def _time_or_none(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
-                  keep_value: np.ndarray, limit: np.ndarray) -> pd.DataFrame | None:
-    """A timing of the day that keeps every session within its allowed overtime, or None."""
+                  keep_value: np.ndarray, limit: np.ndarray,
+                  deadline: float | None = None) -> pd.DataFrame | None:
+    """A timing of the day that keeps every session within its allowed overtime, or None. Past
+    `deadline` (time.time()), only list scheduling is tried."""
     timed = _best_timing(day_cases, sessions, turnover, keep_value, limit)
     late = _late_sessions(timed, limit)
     if late.empty:
         return timed
+    if deadline is not None and time.time() >= deadline:
+        return None
     linked = _linked_sessions(day_cases, {int(k) for k in late.index})
-    exact = _exact_timing(day_cases[day_cases["s"].isin(linked)], sessions, turnover)
+    seconds = 10.0 if deadline is None else max(0.5, min(10.0, deadline - time.time()))
+    exact = _exact_timing(day_cases[day_cases["s"].isin(linked)], sessions, turnover, seconds)
     if exact is None:
         return None
     return pd.concat([timed[~timed["s"].isin(linked)], exact], ignore_index=True)
 
 
 def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
-             keep_value: np.ndarray) -> TimedPlan:
+             keep_value: np.ndarray, deadline: float | None = None) -> TimedPlan:
     """Time the cases of `assignment` (columns p, s; s indexes `sessions`). `keep_value[p]` ranks
-    patients when a case must be given up (the lowest value goes)."""
+    patients when a case must be given up (the lowest value goes). Past `deadline`
+    (time.time()), no more exact timing MILPs are tried: cases in conflict are given up."""
     waitlist = case.waitlist
     turnover = case.config.turnover_min
     if assignment.empty:
@@ -221,7 +228,7 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
     days: list[pd.DataFrame] = []
     for _, day_cases in cases.groupby("date", sort=True):
         while True:
-            exact = _time_or_none(day_cases, sessions, turnover, keep_value, limit)
+            exact = _time_or_none(day_cases, sessions, turnover, keep_value, limit, deadline)
             if exact is not None:
                 days.append(exact)
                 break

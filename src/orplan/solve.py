@@ -8,6 +8,7 @@ no plan, and the pipeline writes its greedy starting plan instead, in time.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import math
@@ -68,6 +69,10 @@ class SolveResult:
     build_s: float = 0.0
     solve_s: float = 0.0
     model_size: dict[str, Any] = field(default_factory=dict)
+    # Other plans found on the way (name -> mask over the eligible pairs); the caller keeps the
+    # best after timing them.
+    alternatives: dict[str, np.ndarray] = field(default_factory=dict)
+    patterns: dict[str, Any] = field(default_factory=dict)  # column generation figures
 
 
 class SolverProcessError(RuntimeError):
@@ -81,25 +86,71 @@ def pairs_signature(pairs: Any) -> str:
     return digest.hexdigest()
 
 
+# Above this many eligible pairs the monolithic MILP is not built: HiGHS finds no plan for it in
+# minutes (measured: 650,000 pairs, root LP alone 290 s), so the time goes to the patterns.
+MONOLITHIC_MAX_PAIRS = 60_000
+# Share of the solve time for session patterns when the monolithic MILP follows.
+PATTERN_SHARE = 0.4
+
+
 def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> SolveResult:
-    """Build the model and solve it until `deadline` (seconds since the epoch)."""
+    """Session patterns first (a bound valid for the full model and a plan, see orplan.colgen),
+    then, for models small enough, the monolithic MILP with the time left. The bound reported is
+    the better of the two valid bounds."""
+    from orplan.colgen import generate_patterns
     from orplan.greedy import greedy_assignment, priced_order
-    from orplan.model.build import build_model
+    from orplan.model.build import build_model, planning_data
 
     started = time.perf_counter()
+    data = planning_data(case)
+    duration = case.waitlist["duration_min"].to_numpy(dtype=float)
+    order = priced_order(data.priority, duration)
+    start_plan = greedy_assignment(data, order)
+    monolithic = len(data.pairs) <= MONOLITHIC_MAX_PAIRS
+    share = PATTERN_SHARE if monolithic else 1.0
+    pattern_seconds = max(0.5, (deadline - time.time()) * share)
+    patterns = generate_patterns(data, start_plan, pattern_seconds, settings.threads,
+                                 settings.seed)
+    preferred = patterns.preferred
+    alternatives: dict[str, np.ndarray] = {}
+    if preferred is not None and preferred.any():
+        planned = np.zeros(len(data.priority), dtype=bool)
+        planned[data.pairs["p"].to_numpy()[preferred]] = True
+        first = np.concatenate([order[planned[order]], order[~planned[order]]])
+        # Flip rooms (a surgeon in parallel sessions) leave work to the timing step, whose exact
+        # MILPs do not scale: at hospital scale they took over a minute. Large models keep the
+        # planner's rule (one session at a time per surgeon).
+        alternatives["patterns"] = greedy_assignment(data, first, preferred=preferred,
+                                                     allow_overtime=True, flip_rooms=monolithic)
+    pattern_figures = {"bound": _finite(patterns.bound), "rounds": patterns.rounds,
+                       "columns": patterns.columns, "root_converged": patterns.root_converged,
+                       "seconds": patterns.seconds}
+    pattern_s = time.perf_counter() - started
+    bound = _finite(patterns.bound)
+    size: dict[str, Any] = {"eligible_pairs": len(data.pairs),
+                            "pairs_signature": pairs_signature(data.pairs),
+                            "monolithic": monolithic}
+    if not monolithic:
+        plan = alternatives.get("patterns")
+        report = SolveReport(Status.NO_PLAN if plan is None else Status.FEASIBLE, None, bound,
+                             None, pattern_s, "session patterns (column generation and diving)",
+                             solver_version(), deadline - time.time() + pattern_s)
+        return SolveResult(report, plan, 0.0, pattern_s, size, {}, pattern_figures)
+    built_at = time.perf_counter()
     model = build_model(case)
     if settings.warm_start:
-        duration = case.waitlist["duration_min"].to_numpy(dtype=float)
-        set_start(model, greedy_assignment(model, priced_order(model.priority, duration)))
+        set_start(model, greedy_assignment(model, order))
     built = time.perf_counter()
     report = solve_model(model, deadline - time.time(), settings.gap, settings.threads,
                          settings.seed, settings.log_path, settings.verbose,
                          warm_start=settings.warm_start)
     chosen = None if report.status is Status.NO_PLAN else chosen_pairs(model)
-    size = {"eligible_pairs": len(model.pairs), "variables": model.problem.numVariables(),
-            "constraints": model.problem.numConstraints(), "rows": model.family_rows,
-            "pairs_signature": pairs_signature(model.pairs)}
-    return SolveResult(report, chosen, built - started, time.perf_counter() - built, size)
+    if bound is not None and (report.best_bound is None or bound > report.best_bound):
+        report = dataclasses.replace(report, best_bound=bound)
+    size.update({"variables": model.problem.numVariables(),
+                 "constraints": model.problem.numConstraints(), "rows": model.family_rows})
+    return SolveResult(report, chosen, built - built_at, time.perf_counter() - built + pattern_s,
+                       size, alternatives, pattern_figures)
 
 
 def _child(sender: Connection, target: Callable[..., SolveResult], args: tuple[Any, ...]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from orplan.model.common import Model, expression
+from orplan.model.priority import on_time, waiting_cost
 
 TERM_NAMES = ("unscheduled", "deadline_breach", "overdue", "waiting", "idle", "overtime",
               "open_sessions", "room_switches")
@@ -22,15 +23,12 @@ def define_objective(model: Model) -> None:
     leave_out = priority["leave_out_cost"].to_numpy()
     model.add_term("unscheduled", expression(x, -leave_out[p], float(leave_out.sum())))
     breach = priority["breach_cost"].to_numpy()
-    on_time = (pairs["date"].to_numpy() <= priority["breach_date"].to_numpy()[p])
-    model.add_term("deadline_breach", expression(x, -(breach[p] * on_time), float(breach.sum())))
+    dates = pairs["date"].to_numpy()
+    kept = on_time(priority, p, dates)
+    model.add_term("deadline_breach", expression(x, -(breach[p] * kept), float(breach.sum())))
     overdue = priority["overdue_cost"].to_numpy()
     model.add_term("overdue", expression(x, -overdue[p], float(overdue.sum())))
-    wait_days = (pairs["date"].to_numpy() - priority["ready_date"].to_numpy()[p]) / np.timedelta64(
-        1, "D")
-    wait_cost = weights.waiting_day * priority["urgency_weight"].to_numpy()[p] * np.maximum(
-        wait_days, 0)
-    model.add_term("waiting", expression(x, wait_cost))
+    model.add_term("waiting", expression(x, waiting_cost(priority, p, dates, weights.waiting_day)))
     n = len(sessions)
     if n:
         model.add_term("idle", expression(sessions["idle"].to_numpy(),

@@ -62,3 +62,27 @@ def patient_priority(case: Case) -> pd.DataFrame:
         "breach_cost": np.where(deadline_in_horizon, weights.deadline_breach, 0.0),
         "overdue_cost": weights.overdue_per_day * overdue_days.astype(float),
     })
+
+
+def on_time(priority: pd.DataFrame, p: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """True where planning patient p on `dates` keeps the deadline (or there is none to keep)."""
+    breach_date = priority["breach_date"].to_numpy()[p]
+    return np.asarray(~(dates > breach_date), dtype=bool)
+
+
+def waiting_cost(priority: pd.DataFrame, p: np.ndarray, dates: np.ndarray,
+                 waiting_day: float) -> np.ndarray:
+    """Cost of planning patient p on `dates` rather than on its ready date."""
+    days = (dates - priority["ready_date"].to_numpy()[p]) / np.timedelta64(1, "D")
+    return np.asarray(waiting_day * priority["urgency_weight"].to_numpy()[p]
+                      * np.maximum(days, 0), dtype=float)
+
+
+def pair_gain(priority: pd.DataFrame, p: np.ndarray, dates: np.ndarray,
+              waiting_day: float) -> np.ndarray:
+    """What planning patient p on `dates` takes off the objective: the prices of leaving them out
+    (unscheduled, overdue, and the breach when the date keeps the deadline) less the waiting
+    cost."""
+    leave_out = (priority["leave_out_cost"] + priority["overdue_cost"]).to_numpy()[p]
+    breach = priority["breach_cost"].to_numpy()[p] * on_time(priority, p, dates)
+    return leave_out + breach - waiting_cost(priority, p, dates, waiting_day)

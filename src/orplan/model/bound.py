@@ -1,0 +1,348 @@
+"""A lower bound on the objective that is valid for the full model, by Lagrangian relaxation.
+
+The monolithic MILP's own bound is out of reach at hospital scale (its root LP alone takes minutes),
+and a bound of a reduced model says nothing about the full one. This bound does: relax
+"each patient at most once" (price lambda_p >= 0), each binding surgeon day limit and ward-bed
+day (linking rows, prices mu_r >= 0) and each binding mobile-equipment row (price nu_e >= 0 per
+session that uses the type); drop surgeon overlap (it only forbids plans) and the room-switch cost
+(>= 0). What is left falls apart into one knapsack per session and equipment choice, solved
+exactly by dynamic programming over theatre minutes:
+
+    LB = const - sum_p lambda_p - sum_r mu_r rhs_r - sum_e nu_e units_e - sum_s V_s
+    V_s = max(0, max over equipment sets E and cases fitting cap + max_ot that need only E of
+                 sum (gain_ps - lambda_p - sum_r mu_r a_rps + w_idle (d_p + T))
+                 - w_idle (cap + T) - (w_idle + w_ot) max(0, U - T - cap) - open_cost
+                 - sum_{e in E} nu_e)
+
+where U is the booked minutes with turnover. For all prices >= 0 and every plan x,
+objective(x) >= LB, so any LB computed is a valid bound. Case minutes are rounded down and the
+overtime charged on the rounded minutes, which only loosens the bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from orplan.model.common import PlanningData
+from orplan.model.pairs import mobile_units
+from orplan.model.priority import pair_gain
+
+
+@dataclass
+class Relaxation:
+    """The data of the relaxed problem: fixed while the prices change."""
+
+    constant: float  # the objective when nobody is planned
+    p: np.ndarray  # per pair
+    s: np.ndarray
+    gain: np.ndarray  # what planning the pair takes off the objective (pair_gain)
+    base_profit: np.ndarray  # gain + w_idle (d + T): knapsack profit before prices
+    duration: np.ndarray
+    weight: np.ndarray  # (d + T) rounded down, in grid units
+    link_pair: np.ndarray  # linking rows as (pair, row, coefficient) triples
+    link_row: np.ndarray
+    link_coef: np.ndarray
+    link_rhs: np.ndarray  # per linking row
+    link_names: list[str]  # per linking row: its family
+    equipment_units: np.ndarray  # per binding equipment row (type, site, date)
+    pair_needs: np.ndarray  # per pair: bit j set when it needs the j-th row of session_rows[s]
+    session_rows: list[np.ndarray]  # per session: binding equipment rows its cases may need
+    session_cap: np.ndarray  # per session: cap + T + max_ot in grid units
+    session_free: np.ndarray  # per session: grid units bookable before overtime (cap + T)
+    session_fixed: np.ndarray  # per session: w_idle (cap + T) + open_cost
+    overtime_price: float  # (w_idle + w_ot) per grid unit
+    n_patients: int
+    capacity: np.ndarray  # per session, exact minutes
+    session_limit: np.ndarray  # per session: capacity + max_ot, exact minutes
+    open_cost: np.ndarray
+    turnover: float
+    idle_weight: float
+    overtime_weight: float
+
+
+def relaxation(data: PlanningData) -> Relaxation:
+    case, sessions, priority = data.case, data.sessions, data.priority
+    weights = case.config.weights
+    turnover = float(case.config.turnover_min)
+    p = data.pairs["p"].to_numpy()
+    s = data.pairs["s"].to_numpy()
+    duration = case.waitlist["duration_min"].to_numpy(dtype=float)[p]
+    dates = sessions["date"].to_numpy()[s]
+    gain = pair_gain(priority, p, dates, weights.waiting_day)
+    minutes = np.floor(duration + turnover + 1e-9).astype(np.int64)
+    capacity = sessions["capacity"].to_numpy(dtype=float)
+    max_ot = sessions["max_ot"].to_numpy(dtype=float)
+    limit = np.floor(capacity + turnover + max_ot + 1e-9).astype(np.int64)
+    grid = math.gcd(*np.unique(minutes).tolist(), *np.unique(limit).tolist()) if len(p) else 1
+    grid = max(grid, 1)
+    constant = float((priority["leave_out_cost"] + priority["breach_cost"]
+                      + priority["overdue_cost"]).sum())
+    links = [_surgeon_limits(data, p, s, duration), _bed_days(data, p, s)]
+    offset, pairs_, rows_, coefs_, rhs_, names = 0, [], [], [], [], []
+    for name, (pair, row, coef, rhs) in zip(("surgeon_day_limit", "beds"), links, strict=True):
+        pairs_.append(pair)
+        rows_.append(row + offset)
+        coefs_.append(coef)
+        rhs_.append(rhs)
+        names += [name] * len(rhs)
+        offset += len(rhs)
+    units, pair_needs, session_rows = _equipment_rows(data, p, s)
+    return Relaxation(
+        constant=constant, p=p, s=s, gain=gain,
+        base_profit=gain + weights.idle_min * (duration + turnover), duration=duration,
+        weight=minutes // grid, link_pair=np.concatenate(pairs_), link_row=np.concatenate(rows_),
+        link_coef=np.concatenate(coefs_), link_rhs=np.concatenate(rhs_), link_names=names,
+        equipment_units=units, pair_needs=pair_needs, session_rows=session_rows,
+        session_cap=limit // grid, session_free=(capacity + turnover) / grid,
+        session_fixed=(weights.idle_min * (capacity + turnover)
+                       + sessions["open_cost"].to_numpy(dtype=float)),
+        overtime_price=(weights.idle_min + weights.overtime_min) * grid,
+        n_patients=len(priority), capacity=capacity, session_limit=capacity + max_ot,
+        open_cost=sessions["open_cost"].to_numpy(dtype=float), turnover=turnover,
+        idle_weight=float(weights.idle_min), overtime_weight=float(weights.overtime_min))
+
+
+Link = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # pair, row, coefficient, rhs
+
+
+def _no_link() -> Link:
+    return (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0),
+            np.empty(0))
+
+
+def _binding(pair: np.ndarray, codes: np.ndarray, coef: np.ndarray, rhs: np.ndarray) -> Link:
+    """Keep only rows whose candidates could exceed the right-hand side, renumbered."""
+    total = np.bincount(codes, weights=coef, minlength=len(rhs))
+    binding = total > rhs + 1e-9
+    renumber = np.cumsum(binding) - 1
+    keep = binding[codes]
+    return pair[keep], renumber[codes[keep]], coef[keep], rhs[binding].astype(float)
+
+
+def _surgeon_limits(data: PlanningData, p: np.ndarray, s: np.ndarray,
+                    duration: np.ndarray) -> Link:
+    """sum of the surgeon's case minutes that day <= max_minutes."""
+    case = data.case
+    if case.surgeons is None or case.surgeons["max_minutes"].isna().all() or len(p) == 0:
+        return _no_link()
+    surgeon = case.waitlist["surgeon_id"].to_numpy()[p]
+    keys = pd.DataFrame({"surgeon_id": surgeon, "date": data.sessions["date"].to_numpy()[s]})
+    limits = case.surgeons.dropna(subset=["max_minutes"]).drop_duplicates(["surgeon_id", "date"])
+    looked = keys.merge(limits[["surgeon_id", "date", "max_minutes"]], how="left",
+                        on=["surgeon_id", "date"])
+    applies = np.flatnonzero((surgeon != "") & looked["max_minutes"].notna().to_numpy())
+    if len(applies) == 0:
+        return _no_link()
+    codes, _ = pd.factorize(pd.MultiIndex.from_frame(keys.iloc[applies]))
+    rhs = pd.Series(looked["max_minutes"].to_numpy()[applies]).groupby(codes).first().to_numpy()
+    return _binding(applies, codes, duration[applies], rhs)
+
+
+def _bed_days(data: PlanningData, p: np.ndarray, s: np.ndarray) -> Link:
+    """Patients operated on day d hold a bed of their ward on d .. d + los - 1 (<= capacity)."""
+    case = data.case
+    if case.beds is None or case.beds.empty or len(p) == 0:
+        return _no_link()
+    los = case.waitlist["los_days"].fillna(0).to_numpy(dtype=np.int64)[p]
+    staying = np.flatnonzero(los >= 1)
+    if len(staying) == 0:
+        return _no_link()
+    ward = case.waitlist["ward"].to_numpy()[p[staying]]
+    ward = np.where(ward != "", ward, data.sessions["site"].to_numpy()[s[staying]])
+    offsets = np.concatenate([np.arange(n) for n in los[staying]])
+    pair = np.repeat(staying, los[staying])
+    stays = pd.DataFrame({
+        "ward": np.repeat(ward, los[staying]),
+        "date": data.sessions["date"].to_numpy()[s[pair]] + offsets.astype("timedelta64[D]")})
+    capacity = case.beds.drop_duplicates(["ward", "date"])[["ward", "date", "capacity"]]
+    looked = stays.merge(capacity, how="left", on=["ward", "date"])
+    known = looked["capacity"].notna().to_numpy()
+    if not known.any():
+        return _no_link()
+    codes, _ = pd.factorize(pd.MultiIndex.from_frame(stays[known]))
+    rhs = pd.Series(looked["capacity"].to_numpy()[known]).groupby(codes).first().to_numpy()
+    return _binding(pair[known], codes, np.ones(int(known.sum())), rhs)
+
+
+def _equipment_rows(data: PlanningData, p: np.ndarray,
+                    s: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Binding mobile-equipment rows (type, site, date): their units, each pair's needs as bits
+    over its session's rows, and each session's rows."""
+    case, sessions = data.case, data.sessions
+    n_sessions = len(sessions)
+    none = (np.empty(0), np.zeros(len(p), dtype=np.int64),
+            [np.empty(0, dtype=np.int64) for _ in range(n_sessions)])
+    if case.equipment is None or len(p) == 0:
+        return none
+    needs = case.waitlist["equipment"].to_numpy()[p]
+    has = np.flatnonzero([len(n) > 0 for n in needs])
+    if len(has) == 0:
+        return none
+    exploded = pd.DataFrame({"pair": has, "needs": needs[has]}).explode("needs")
+    pair = exploded["pair"].to_numpy(dtype=np.int64)
+    kind = exploded["needs"].to_numpy()
+    installed = sessions["equipment"].to_numpy()[s[pair]]
+    mobile = np.array([k not in inst for k, inst in zip(kind, installed, strict=True)], dtype=bool)
+    pair, kind = pair[mobile], kind[mobile]
+    if len(pair) == 0:
+        return none
+    keys = pd.DataFrame({"equipment": kind, "site": sessions["site"].to_numpy()[s[pair]],
+                         "date": sessions["date"].to_numpy()[s[pair]]})
+    codes = keys.groupby(["equipment", "site", "date"], sort=False).ngroup().to_numpy()
+    units = mobile_units(case, keys.drop_duplicates())  # first appearance: the order of codes
+    sessions_per_row = pd.Series(s[pair]).groupby(codes).nunique().to_numpy()
+    binding = sessions_per_row > units
+    keep = binding[codes]
+    pair, codes = pair[keep], (np.cumsum(binding) - 1)[codes[keep]]
+    units = units[binding]
+    session_rows = []
+    pair_needs = np.zeros(len(p), dtype=np.int64)
+    frame = pd.DataFrame({"s": s[pair], "row": codes, "pair": pair})
+    by_session = {int(str(k)): np.unique(g["row"].to_numpy()) for k, g in frame.groupby("s")}
+    for session in range(n_sessions):
+        session_rows.append(by_session.get(session, np.empty(0, dtype=np.int64)))
+    if len(pair):
+        bit = np.array([int(np.searchsorted(session_rows[int(si)], r))
+                        for si, r in zip(frame["s"], frame["row"], strict=True)], dtype=np.int64)
+        np.bitwise_or.at(pair_needs, pair, np.left_shift(1, bit))
+    return units.astype(float), pair_needs, session_rows
+
+
+@dataclass
+class Prices:
+    """Prices of the relaxed rows (all >= 0)."""
+
+    patient: np.ndarray  # lambda, per patient
+    link: np.ndarray  # mu, per linking row
+    equipment: np.ndarray  # nu, per equipment row
+
+    def blend(self, other: Prices, weight: float) -> Prices:
+        """weight * self + (1 - weight) * other."""
+        return Prices(weight * self.patient + (1 - weight) * other.patient,
+                      weight * self.link + (1 - weight) * other.link,
+                      weight * self.equipment + (1 - weight) * other.equipment)
+
+
+def priced_profit(rel: Relaxation, prices: Prices) -> np.ndarray:
+    """Knapsack profit of every pair at these prices (before equipment)."""
+    profit = rel.base_profit - prices.patient[rel.p]
+    if len(rel.link_pair):
+        profit -= np.bincount(rel.link_pair, weights=rel.link_coef * prices.link[rel.link_row],
+                              minlength=len(profit))
+    return profit
+
+
+def lagrangian_bound(rel: Relaxation, prices: Prices) -> float:
+    """LB at these prices: valid for the full model."""
+    values, _ = session_values(rel, priced_profit(rel, prices), prices.equipment)
+    return (rel.constant - float(prices.patient.sum()) - float(prices.link @ rel.link_rhs)
+            - float(prices.equipment @ rel.equipment_units) - float(values.sum()))
+
+
+def session_values(rel: Relaxation, profit: np.ndarray, equipment_price: np.ndarray,
+                   want_choice: bool = False,
+                   blocked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """V_s for every session (the best knapsack over its equipment choices, solved exactly) and,
+    if asked, the chosen pairs. `blocked` sessions get value 0 and choose nothing."""
+    n_sessions = len(rel.session_cap)
+    values = np.zeros(n_sessions)
+    chosen = np.zeros(len(profit), dtype=bool) if want_choice else None
+    usable = profit > 1e-9
+    if blocked is not None:
+        usable &= ~blocked[rel.s]
+    positive = np.flatnonzero(usable)
+    if len(positive) == 0 or n_sessions == 0:
+        return values, chosen
+    # Virtual sessions: one per session and subset of its equipment rows.
+    n_rows = np.array([len(r) for r in rel.session_rows], dtype=np.int64)
+    n_virtual = np.left_shift(1, n_rows)
+    v_start = np.cumsum(n_virtual) - n_virtual
+    v_session = np.repeat(np.arange(n_sessions), n_virtual)
+    v_fixed = rel.session_fixed[v_session].copy()
+    for session in np.flatnonzero(n_rows):
+        for bit, row in enumerate(rel.session_rows[session]):
+            masks = np.arange(n_virtual[session])
+            v_fixed[v_start[session] + masks[(masks >> bit) & 1 == 1]] += equipment_price[row]
+    # Items: each positive pair in every virtual session of its session that allows its needs.
+    copies = n_virtual[rel.s[positive]]
+    item_pair = np.repeat(positive, copies)
+    item_mask = np.arange(len(item_pair)) - np.repeat(np.cumsum(copies) - copies, copies)
+    allowed = (rel.pair_needs[item_pair] & ~item_mask) == 0
+    item_pair, item_mask = item_pair[allowed], item_mask[allowed]
+    item_v_session = v_start[rel.s[item_pair]] + item_mask
+    w, v = rel.weight[item_pair], profit[item_pair]
+    cap_of = rel.session_cap[v_session]
+    # Exact reduction: among cases of one weight in one session, only the most profitable
+    # cap // weight can be in an optimal knapsack.
+    order = np.lexsort((-v, w, item_v_session))
+    item_v_session, w, v, item_pair = item_v_session[order], w[order], v[order], item_pair[order]
+    group_start = np.r_[True, (item_v_session[1:] != item_v_session[:-1]) | (w[1:] != w[:-1])]
+    start_index = np.maximum.accumulate(np.where(group_start, np.arange(len(w)), 0))
+    rank = np.arange(len(w)) - start_index
+    cap_item = cap_of[item_v_session]
+    fits = (w <= cap_item) & (rank < cap_item // np.maximum(w, 1))
+    item_v_session, w, v, item_pair = item_v_session[fits], w[fits], v[fits], item_pair[fits]
+    n_v = len(v_session)
+    table, take, column_pair, column_w = _knapsacks(n_v, int(cap_of.max()), item_v_session, w, v,
+                                                    item_pair, want_choice)
+    units = np.arange(table.shape[1])
+    over = np.maximum(0.0, units[None, :] - rel.session_free[v_session][:, None])
+    net = table - rel.overtime_price * over - v_fixed[:, None]
+    net[units[None, :] > cap_of[:, None]] = -np.inf
+    at = np.argmax(net, axis=1)
+    v_value = net[np.arange(n_v), at]
+    np.maximum.at(values, v_session, v_value)  # values start at 0: the session stays closed
+    if chosen is None or take is None:
+        return values, None
+    # The winning virtual session of each session with a positive value.
+    winner = np.full(n_sessions, -1, dtype=np.int64)
+    order = np.lexsort((-v_value, v_session))
+    first = np.r_[True, v_session[order][1:] != v_session[order][:-1]]
+    best_virtual = order[first]
+    open_ = values[v_session[best_virtual]] > 0
+    winner[v_session[best_virtual[open_]]] = best_virtual[open_]
+    u = np.zeros(n_v, dtype=np.int64)
+    picked = winner[winner >= 0]
+    u[picked] = at[picked]
+    rows = np.arange(n_v)
+    for j in range(take.shape[0] - 1, -1, -1):
+        took = take[j][rows, u] & (u > 0)
+        chosen[column_pair[took, j]] = True
+        u = np.where(took, u - column_w[:, j], u)
+    return values, chosen
+
+
+Tables = tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]
+
+
+def _knapsacks(n: int, cap: int, owner: np.ndarray, weight: np.ndarray, value: np.ndarray,
+               pair: np.ndarray, want_choice: bool) -> Tables:
+    """Exact-fill 0-1 knapsacks, all at once: table[k, u] = best value of owner k's items with
+    total weight exactly u (-inf if none). Items are laid out in columns, one row per owner."""
+    counts = np.bincount(owner, minlength=n)
+    column = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+    width = int(counts.max()) if len(owner) else 0
+    column_w = np.zeros((n, width), dtype=np.int64)
+    column_v = np.full((n, width), -np.inf)
+    column_pair = np.full((n, width), -1, dtype=np.int64)
+    column_w[owner, column] = weight
+    column_v[owner, column] = value
+    column_pair[owner, column] = pair
+    table = np.full((n, cap + 1), -np.inf)
+    table[:, 0] = 0.0
+    units = np.arange(cap + 1)
+    rows = np.arange(n)[:, None]
+    take = np.zeros((width, n, cap + 1), dtype=bool) if want_choice else None
+    for j in range(width):
+        source = units[None, :] - column_w[:, j:j + 1]
+        candidate = table[rows, np.maximum(source, 0)] + column_v[:, j:j + 1]
+        candidate[source < 0] = -np.inf
+        better = candidate > table
+        table = np.where(better, candidate, table)
+        if take is not None:
+            take[j] = better
+    return table, take, column_pair, column_w
