@@ -164,3 +164,5 @@ def test_milp_optimum_equals_enumeration(data):
         assert outcome.summary["status"] == "optimal"
         assert outcome.summary["model_objective"] == pytest.approx(expected, rel=1e-7, abs=1e-4)
         assert outcome.summary["objective"] == pytest.approx(expected, rel=1e-7, abs=1e-4)
+        # the session-pattern bound is valid for the full model: never above the optimum
+        assert outcome.summary["patterns"]["bound"] <= expected + 1e-6 * max(1.0, abs(expected))

@@ -3,8 +3,10 @@
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
+from orplan import solve as solve_module
 from orplan.io.plan_file import read_plan
 from orplan.verify import verify_plan
 
@@ -30,3 +32,23 @@ def test_solve_then_check_always_passes(data):
         left = set(outcome.tables["unscheduled"]["patient_id"])
         assert planned.isdisjoint(left)
         assert planned | left == {p["patient_id"] for p in data["waitlist"]}
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(small_cases())
+def test_session_patterns_alone_give_checked_plans_within_their_bound(monkeypatch, data):
+    """With the monolithic MILP switched off (as at hospital scale), the written plan still
+    passes the check, never loses to the greedy start, and the bound stays below it."""
+    monkeypatch.setattr(solve_module, "MONOLITHIC_MAX_PAIRS", -1)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_small_case(Path(tmp) / "case", data)
+        outcome = solve(folder, Path(tmp) / "out", time_limit=10.0)
+        summary = outcome.summary
+        assert summary["model"]["monolithic"] is False
+        assert outcome.violations == []
+        assert summary["plan_source"] in ("solver", "greedy start")
+        assert summary["best_bound"] <= summary["objective"] * (1 + 1e-9) + 1e-6
+        assert summary["status"] in ("feasible", "heuristic")
+        assert summary["gap"] == pytest.approx(
+            (summary["objective"] - summary["best_bound"]) / max(abs(summary["objective"]), 1e-9))
