@@ -26,6 +26,7 @@ import numpy as np
 
 from orplan.model.bound import Prices, Relaxation, priced_profit, relaxation, session_values
 from orplan.model.common import PlanningData
+from orplan.model.compact import solve_compact
 
 INF = highspy.kHighsInf
 # Weight of the best-bound prices when smoothing (0: plain column generation).
@@ -41,6 +42,8 @@ class PatternResult:
     root_converged: bool
     seconds: dict[str, float] = field(default_factory=dict)
     history: list[tuple[float, float, float]] = field(default_factory=list)  # (s, LP, bound)
+    compact_x: np.ndarray | None = None  # the compact LP's values over data.pairs, if solved
+    compact_bound: float = -math.inf  # the Lagrangian bound at the compact LP's prices
 
 
 class _Master:
@@ -56,6 +59,7 @@ class _Master:
         for option, value in (("output_flag", False), ("threads", int(threads)),
                               ("random_seed", int(seed))):
             self.highs.setOptionValue(option, value)
+        self.interior(True)
         self.rhs = np.concatenate([np.ones(n_sessions + rel.n_patients), rel.link_rhs,
                                    rel.equipment_units])
         n_rows = len(self.rhs)
@@ -69,6 +73,18 @@ class _Master:
         self.session_of: list[int] = []
         self.seen: set[bytes] = set()
         self.optimal = False  # the last LP solve reached optimality (its prices are sound)
+
+    def interior(self, on: bool) -> None:
+        """Interior point without crossover (on) or dual simplex from the last basis (off).
+
+        At hospital scale a warm dual simplex needs thousands of iterations per round once new
+        columns arrive (5-20 s a round); the interior point method without crossover solves each
+        round from scratch in a fraction of that and its prices are as good for pricing (every
+        nonnegative price gives a valid bound). Diving changes bounds only, where the warm dual
+        simplex is fast, and wants vertex solutions (values of 0 or 1)."""
+        self.ipm = on
+        self.highs.setOptionValue("solver", "ipm" if on else "simplex")
+        self.highs.setOptionValue("run_crossover", "off" if on else "on")
 
     def add(self, session: int, pairs: np.ndarray) -> bool:
         """Add the pattern (pair positions, all in `session`) unless known; False if known or if
@@ -110,9 +126,19 @@ class _Master:
     def solve(self, seconds: float) -> tuple[float, Prices, np.ndarray, np.ndarray]:
         """LP optimum, prices (lambda, mu, nu >= 0), session prices sigma, column values."""
         # HiGHS measures time_limit on the instance's clock, which keeps running across runs.
+        started = time.perf_counter()
         self.highs.setOptionValue("time_limit", self.highs.getRunTime() + max(0.1, seconds))
         self.highs.run()
         self.optimal = self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        if not self.optimal and self.ipm:
+            # the interior point method can stop short of optimal ("unknown"): simplex instead
+            left = seconds - (time.perf_counter() - started)
+            if left > 0.1:
+                self.interior(False)
+                self.highs.setOptionValue("time_limit", self.highs.getRunTime() + left)
+                self.highs.run()
+                self.interior(True)
+                self.optimal = self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
         solution = self.highs.getSolution()
         dual = np.maximum(-np.asarray(solution.row_dual, dtype=float), 0.0)
         n_s, n_p = self.n_sessions, self.n_patients
@@ -162,16 +188,32 @@ def _price(master: _Master, rel: Relaxation, prices: Prices, sigma: np.ndarray,
 
 def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: float,
                       threads: int = 1, seed: int = 0, root_share: float = 0.5,
-                      dive_rounds: int = 8) -> PatternResult:
+                      dive_rounds: int = 8, order: np.ndarray | None = None,
+                      compact_share: float = 0.0) -> PatternResult:
     """Root column generation (the bound) for at most `root_share` of `seconds`, then diving (the
     plan) for the rest. `start` (a mask over data.pairs: a feasible plan) gives the first
-    patterns."""
+    patterns. With `compact_share` > 0, the compact LP (orplan.model.compact, over the patients
+    first in `order`) is solved first, in at most that share of `seconds`: its prices give the
+    first bound, the first patterns and the centre of the smoothing."""
     started = time.perf_counter()
     deadline = started + seconds
     rel = relaxation(data)
     n_sessions = len(data.sessions)
     master = _Master(rel, n_sessions, threads, seed)
     times = {"relaxation": round(time.perf_counter() - started, 3)}
+    best_bound = -math.inf
+    best_prices: Prices | None = None
+    compact_x: np.ndarray | None = None
+    if compact_share > 0 and order is not None and len(rel.p):
+        compact = solve_compact(rel, order, seconds * compact_share, threads, seed)
+        times["compact_lp"] = round(compact.seconds, 3)
+        if compact.optimal:  # prices of an unfinished LP are poor (the bound stays valid)
+            compact_x = compact.x
+            best_bound, _ = _price(master, rel, compact.prices, np.zeros(n_sessions),
+                                   np.zeros(n_sessions, dtype=bool),
+                                   np.zeros(rel.n_patients, dtype=bool))
+            best_prices = compact.prices
+    compact_bound = best_bound
     if start is not None and start.any():
         start_pairs = np.flatnonzero(start)
         for s in np.unique(rel.s[start_pairs]):
@@ -180,12 +222,10 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
         master.add(s, np.empty(0, dtype=np.int64))
     no_sessions = np.zeros(n_sessions, dtype=bool)
     no_patients = np.zeros(rel.n_patients, dtype=bool)
-    best_bound = -math.inf
     history: list[tuple[float, float, float]] = []
     rounds, converged = 0, False
     root_deadline = started + seconds * root_share
     lp_seconds = pricing_seconds = 0.0
-    best_prices: Prices | None = None
     while time.perf_counter() < root_deadline:
         rounds += 1
         t = time.perf_counter()
@@ -218,7 +258,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     preferred = _dive(master, rel, deadline, dive_rounds)
     times["dive"] = round(time.perf_counter() - started - times["root"], 3)
     return PatternResult(best_bound, preferred, rounds, len(master.patterns), converged, times,
-                         history)
+                         history, compact_x, compact_bound)
 
 
 def _dive(master: _Master, rel: Relaxation, deadline: float, dive_rounds: int) -> np.ndarray:
@@ -243,6 +283,7 @@ def _dive(master: _Master, rel: Relaxation, deadline: float, dive_rounds: int) -
         return True
 
     values = np.zeros(0)
+    master.interior(False)
     while time.perf_counter() < deadline and not fixed_sessions.all():
         for _ in range(dive_rounds):
             if time.perf_counter() >= deadline:

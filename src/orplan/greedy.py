@@ -38,14 +38,21 @@ def priced_order(priority: pd.DataFrame, duration: np.ndarray) -> np.ndarray:
 
 def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
                       preferred: np.ndarray | None = None,
-                      allow_overtime: bool = False, flip_rooms: bool = False) -> np.ndarray:
+                      allow_overtime: bool = False, flip_rooms: bool = False,
+                      times: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask over data.pairs: the pairs the planner's rule picks, taking patients in
     `order` (default: greedy_order, most pressing first). A patient with a `preferred` pair (mask
     over data.pairs) tries that session first. `allow_overtime` lets cases use the session's
     allowed overtime (the optimiser's plans do; a planner's rule keeps it for overruns).
     `flip_rooms` applies the model's surgeon rule instead of the planner's: a surgeon may have
     cases in sessions whose times overlap as long as their minutes fit in the union of those
-    sessions' windows (the timing step then orders them)."""
+    sessions' windows (the timing step then orders them).
+
+    `times` (a float array over data.pairs, filled in) asks for flip rooms timed as the cases are
+    placed: each case takes the earliest start at which its room is free (turnover kept), its
+    surgeon is in no other case, and its session's first/last hints hold; no start, no place.
+    Its start goes into `times` (NaN for the pairs not chosen). Such a plan needs no search to
+    time, which the minutes rule of `flip_rooms` can need when many surgeons work two rooms."""
     case, pairs, sessions = data.case, data.pairs, data.sessions
     waitlist = case.waitlist
     turnover = case.config.turnover_min
@@ -110,6 +117,40 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
 
     in_session: dict[tuple[str, int, int], float] = {}
 
+    hint = np.where(waitlist["first_case"].to_numpy(dtype=bool), 0,
+                    np.where(waitlist["last_case"].to_numpy(dtype=bool), 2, 1))
+    latest_end = window_end if allow_overtime else sessions["end"].to_numpy(dtype=float)
+    room_of = pd.Series(list(zip(sessions["site"], sessions["room"], session_day,
+                                 strict=True))).factorize()[0]
+    room_cases: dict[int, list[tuple[float, float, int, int]]] = {}  # room-day: (a, b, hint, s)
+    surgeon_busy: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    if times is not None:
+        times[:] = np.nan
+
+    def earliest_start(s: int, d: float, h: int, key: tuple[str, int] | None) -> float | None:
+        """The earliest start of a case of d minutes and hint h in session s (see `times`)."""
+        booked = room_cases.get(int(room_of[s]), [])
+        lo, hi = window_start[s], latest_end[s] - d
+        for a, b, other_hint, other in booked:
+            if other == s and other_hint < h:
+                lo = max(lo, b + turnover)
+            elif other == s and other_hint > h:
+                hi = min(hi, a - turnover - d)
+        busy = surgeon_busy.get(key, []) if key else []
+        tries = sorted({lo, *(b + turnover for _, b, _, _ in booked), *(b for _, b in busy)})
+        for t in tries:
+            if t < lo - EPS:
+                continue
+            if t > hi + EPS:
+                return None
+            if any(t < b + turnover - EPS and a < t + d + turnover - EPS
+                   for a, b, _, _ in booked):
+                continue
+            if any(t < b - EPS and a < t + d - EPS for a, b in busy):
+                continue
+            return t
+        return None
+
     def fits_windows(key: tuple[str, int], s: int, d: float) -> bool:
         """The surgeon's minutes in the sessions whose windows overlap s's (transitively), with
         the new case, fit in the union of those windows."""
@@ -145,10 +186,11 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
                 key = (g, date)
                 if surgeon_minutes.get(key, 0.0) + d > limits.get(key, math.inf) + EPS:
                     continue
-                if flip_rooms:
+                # with `times`, the surgeon's other cases are checked when the case is timed
+                if times is None and flip_rooms:
                     if not fits_windows(key, s, d):
                         continue
-                elif any(t != s and window_start[t] < window_end[s]
+                elif times is None and any(t != s and window_start[t] < window_end[s]
                          and window_start[s] < window_end[t]
                          for t in surgeon_sessions.get(key, ())):
                     continue
@@ -162,6 +204,15 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
             stay = [(pool, date + i) for i in range(los[p])]
             if any(occupied.get(bed_day, 0) + 1 > beds.get(bed_day, math.inf) for bed_day in stay):
                 continue
+            if times is not None:
+                found = earliest_start(s, d, int(hint[p]), (g, date) if g else None)
+                if found is None:
+                    continue
+                times[k] = found
+                room_cases.setdefault(int(room_of[s]), []).append((found, found + d,
+                                                                   int(hint[p]), s))
+                if g:
+                    surgeon_busy.setdefault((g, date), []).append((found, found + d))
             chosen[k] = True
             used[s] += add
             count[s] += 1
@@ -175,3 +226,17 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
                 occupied[bed_day] = occupied.get(bed_day, 0) + 1
             break
     return chosen
+
+
+def priced_plan(data: PlanningData, preferred: np.ndarray | None = None,
+                first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The optimiser's own greedy plan: patients in priced order (or `first`), allowed overtime
+    used, flip rooms timed as placed. Returns the chosen pairs and their starts (see
+    greedy_assignment's `times`)."""
+    if first is None:
+        duration = data.case.waitlist["duration_min"].to_numpy(dtype=float)
+        first = priced_order(data.priority, duration)
+    times = np.empty(len(data.pairs))
+    chosen = greedy_assignment(data, first, preferred=preferred, allow_overtime=True,
+                               times=times)
+    return chosen, times

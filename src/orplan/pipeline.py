@@ -20,7 +20,7 @@ from orplan import __version__
 from orplan.case import Case
 from orplan.clock import hhmm
 from orplan.config import Config
-from orplan.greedy import greedy_assignment, priced_order
+from orplan.greedy import greedy_assignment, priced_plan
 from orplan.io.write import Format, write_outputs
 from orplan.issues import Issue, has_errors
 from orplan.model.build import planning_data
@@ -97,12 +97,14 @@ def load_stage(folder: Path, config: Config) -> tuple[Case, list[Issue]]:
 
 
 def extract_stage(data: PlanningData, chosen: np.ndarray | None,
-                  deadline: float | None = None) -> TimedPlan:
+                  deadline: float | None = None, starts: np.ndarray | None = None) -> TimedPlan:
     """The timed plan of the chosen pairs (an empty plan when there is none); see plan.sequence
-    for `deadline`."""
+    for `deadline` and for `starts` (per pair: a timing found with the plan)."""
     if chosen is None:
         return TimedPlan(empty_plan(), [])
     assignment = data.pairs.loc[chosen, ["p", "s"]]
+    if starts is not None:
+        assignment = assignment.assign(start=starts[chosen])
     keep_value = (data.priority["leave_out_cost"] + data.priority["breach_cost"]
                   + data.priority["overdue_cost"]).to_numpy()
     return sequence(data.case, data.sessions, assignment, keep_value, deadline)
@@ -110,18 +112,21 @@ def extract_stage(data: PlanningData, chosen: np.ndarray | None,
 
 def greedy_stage(data: PlanningData, priced: bool = False,
                  solver_status: str = "planner's rule") -> SolveResult:
-    """The planner's rule (orplan.greedy): a plan without a bound. `priced` orders patients by
-    the objective's price per minute (the MILP's starting plan) instead of the planner's order."""
+    """The planner's rule (orplan.greedy): a plan without a bound. `priced`: the optimiser's own
+    greedy plan instead (orplan.greedy.priced_plan: the objective's price per minute, overtime
+    and flip rooms used), the bar the solver must beat."""
     started = time.perf_counter()
-    duration = data.case.waitlist["duration_min"].to_numpy(dtype=float)
-    order = priced_order(data.priority, duration) if priced else None
-    chosen = greedy_assignment(data, order)
+    starts: dict[str, np.ndarray] = {}
+    if priced:
+        chosen, starts["chosen"] = priced_plan(data)
+    else:
+        chosen = greedy_assignment(data)
     seconds = time.perf_counter() - started
     report = SolveReport(Status.HEURISTIC, None, None, None, seconds, solver_status,
                          "orplan greedy", 0.0)
     return SolveResult(report, chosen, 0.0, seconds,
                        {"eligible_pairs": len(data.pairs),
-                        "pairs_signature": pairs_signature(data.pairs)})
+                        "pairs_signature": pairs_signature(data.pairs)}, starts=starts)
 
 
 def solve_stage(case: Case, deadline: float, options: SolveOptions) -> SolveResult:
@@ -215,7 +220,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         # The priced greedy plan: the bar the solver must beat, and the plan to write if the
         # solver has none in time (a cron job is better served by it than by none).
         start_plan = greedy_stage(data, priced=True)
-        start_timed = extract_stage(data, start_plan.chosen)
+        start_timed = extract_stage(data, start_plan.chosen, starts=start_plan.starts.get("chosen"))
         t = lap("start_plan", t)
         reserve = max(WRITE_RESERVE_S, WRITE_RESERVE_SHARE * options.time_limit)
         deadline = time.time() + options.time_limit - (t - started) - reserve
@@ -234,9 +239,11 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                                       - time.perf_counter())
         candidates: list[tuple[str, TimedPlan]] = []
         if result.chosen is not None:
-            candidates.append(("solver", extract_stage(data, result.chosen, finish_by)))
+            candidates.append(("solver", extract_stage(data, result.chosen, finish_by,
+                                                       result.starts.get("chosen"))))
         for name, mask in result.alternatives.items():
-            candidates.append((name, extract_stage(data, mask, finish_by)))
+            candidates.append((name, extract_stage(data, mask, finish_by,
+                                                   result.starts.get(name))))
         candidates.append(("greedy start", start_timed))
         scored = [(plan_objective(data, timed), i) for i, (_, timed) in enumerate(candidates)]
         best = min(scored)[1]

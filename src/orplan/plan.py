@@ -9,7 +9,9 @@ possible start across all rooms is scheduled next. If that leaves a session past
 overtime (a surgeon's waits piled up), the day is timed again with the cases of surgeons who work
 several rooms first, then with shortest first. If no rule fits, the late sessions and every
 session linked to them by a shared surgeon are timed exactly (a small disjunctive MILP: order
-binaries for cases sharing a room or a surgeon, least overtime). Only if no timing exists at all
+binaries for cases sharing a room or a surgeon, least overtime); a plan that was timed as it was
+built (orplan.greedy with `times`) keeps its own starts there instead, as exact timing does not
+scale to a hospital day where hundreds of surgeons work two rooms. Only if no timing exists at all
 is the lowest-priority case of those sessions given up, reported with reason `sequencing`.
 """
 
@@ -186,18 +188,32 @@ def _exact_timing(cases: pd.DataFrame, sessions: pd.DataFrame,
     return timed[["p", "s", "order", "start", "end"]]
 
 
+def _given_timing(cases: pd.DataFrame) -> pd.DataFrame:
+    """The starts the cases came with (column `given`), ordered within each session."""
+    timed = pd.DataFrame({"p": cases["p"].to_numpy(), "s": cases["s"].to_numpy(),
+                          "start": cases["given"].to_numpy(dtype=float)})
+    timed["end"] = timed["start"] + cases["duration"].to_numpy(dtype=float)
+    timed = timed.sort_values(["s", "start"], kind="stable")
+    timed["order"] = timed.groupby("s").cumcount() + 1
+    return timed[["p", "s", "order", "start", "end"]]
+
+
 def _time_or_none(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
                   keep_value: np.ndarray, limit: np.ndarray,
                   deadline: float | None = None) -> pd.DataFrame | None:
     """A timing of the day that keeps every session within its allowed overtime, or None. Past
-    `deadline` (time.time()), only list scheduling is tried."""
+    `deadline` (time.time()), only list scheduling is tried. Cases that came with starts (column
+    `given`, from a plan timed as it was built) keep them where list scheduling fails."""
     timed = _best_timing(day_cases, sessions, turnover, keep_value, limit)
     late = _late_sessions(timed, limit)
     if late.empty:
         return timed
+    linked = _linked_sessions(day_cases, {int(k) for k in late.index})
+    if "given" in day_cases and day_cases["given"].notna().all():
+        given = _given_timing(day_cases[day_cases["s"].isin(linked)])
+        return pd.concat([timed[~timed["s"].isin(linked)], given], ignore_index=True)
     if deadline is not None and time.time() >= deadline:
         return None
-    linked = _linked_sessions(day_cases, {int(k) for k in late.index})
     seconds = 10.0 if deadline is None else max(0.5, min(10.0, deadline - time.time()))
     exact = _exact_timing(day_cases[day_cases["s"].isin(linked)], sessions, turnover, seconds)
     if exact is None:
@@ -207,9 +223,10 @@ def _time_or_none(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: flo
 
 def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
              keep_value: np.ndarray, deadline: float | None = None) -> TimedPlan:
-    """Time the cases of `assignment` (columns p, s; s indexes `sessions`). `keep_value[p]` ranks
-    patients when a case must be given up (the lowest value goes). Past `deadline`
-    (time.time()), no more exact timing MILPs are tried: cases in conflict are given up."""
+    """Time the cases of `assignment` (columns p, s; s indexes `sessions`; optional `start`: a
+    feasible timing to fall back on, see _time_or_none). `keep_value[p]` ranks patients when a
+    case must be given up (the lowest value goes). Past `deadline` (time.time()), no more exact
+    timing MILPs are tried: cases in conflict are given up."""
     waitlist = case.waitlist
     turnover = case.config.turnover_min
     if assignment.empty:
@@ -223,6 +240,8 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
         "hint": _hint(waitlist["first_case"].to_numpy()[p], waitlist["last_case"].to_numpy()[p]),
         "date": sessions["date"].to_numpy()[assignment["s"].to_numpy()],
     })
+    if "start" in assignment:
+        cases["given"] = assignment["start"].to_numpy(dtype=float)
     limit = (sessions["end"] + sessions["max_ot"]).to_numpy()
     dropped: list[int] = []
     days: list[pd.DataFrame] = []

@@ -24,7 +24,7 @@ import numpy as np
 import pulp
 
 from orplan.case import Case
-from orplan.model.common import Model
+from orplan.model.common import Model, PlanningData
 
 # Seconds before the hard deadline at which the solver is asked to stop; the process is killed at
 # the hard deadline if it has not answered by then.
@@ -72,6 +72,9 @@ class SolveResult:
     # Other plans found on the way (name -> mask over the eligible pairs); the caller keeps the
     # best after timing them.
     alternatives: dict[str, np.ndarray] = field(default_factory=dict)
+    # Starts found with a plan (name, or "chosen" for `chosen` -> minutes per pair), see
+    # plan.sequence
+    starts: dict[str, np.ndarray] = field(default_factory=dict)
     patterns: dict[str, Any] = field(default_factory=dict)  # column generation figures
 
 
@@ -93,35 +96,71 @@ MONOLITHIC_MAX_PAIRS = 60_000
 PATTERN_SHARE = 0.4
 
 
+# Shares of the pattern time: the compact LP (its prices start the column generation) and the
+# root column generation with it (the rest dives).
+COMPACT_SHARE = 0.45
+ROOT_SHARE = 0.6
+# Patients whose compact LP values sum to more than this are planned first, in their likeliest
+# session.
+ROUND_FROM = 0.2
+
+
+def _round_compact(data: PlanningData, order: np.ndarray,
+                   x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A plan from the compact LP: patients it (mostly) plans come first, most certain first,
+    each trying its likeliest session; the optimiser's greedy (timed, every rule) does the rest."""
+    from orplan.greedy import priced_plan
+
+    p = data.pairs["p"].to_numpy()
+    total = np.bincount(p, weights=x, minlength=len(data.priority))
+    by_patient = np.lexsort((-x, p))
+    first_of = by_patient[np.r_[True, p[by_patient][1:] != p[by_patient][:-1]]]
+    preferred = np.zeros(len(p), dtype=bool)
+    preferred[first_of[total[p[first_of]] > ROUND_FROM]] = True
+    planned = order[total[order] > ROUND_FROM]
+    planned = planned[np.argsort(-total[planned], kind="stable")]
+    first = np.concatenate([planned, order[total[order] <= ROUND_FROM]])
+    return priced_plan(data, preferred, first)
+
+
 def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> SolveResult:
     """Session patterns first (a bound valid for the full model and a plan, see orplan.colgen),
     then, for models small enough, the monolithic MILP with the time left. The bound reported is
     the better of the two valid bounds."""
     from orplan.colgen import generate_patterns
-    from orplan.greedy import greedy_assignment, priced_order
+    from orplan.greedy import greedy_assignment, priced_order, priced_plan
     from orplan.model.build import build_model, planning_data
 
     started = time.perf_counter()
     data = planning_data(case)
     duration = case.waitlist["duration_min"].to_numpy(dtype=float)
     order = priced_order(data.priority, duration)
-    start_plan = greedy_assignment(data, order)
+    start_plan, _ = priced_plan(data, first=order)
     monolithic = len(data.pairs) <= MONOLITHIC_MAX_PAIRS
     share = PATTERN_SHARE if monolithic else 1.0
     pattern_seconds = max(0.5, (deadline - time.time()) * share)
     patterns = generate_patterns(data, start_plan, pattern_seconds, settings.threads,
-                                 settings.seed)
+                                 settings.seed, root_share=ROOT_SHARE, order=order,
+                                 compact_share=COMPACT_SHARE)
     preferred = patterns.preferred
     alternatives: dict[str, np.ndarray] = {}
+    starts: dict[str, np.ndarray] = {}
+    if patterns.compact_x is not None:
+        alternatives["compact LP"], starts["compact LP"] = _round_compact(
+            data, order, patterns.compact_x)
     if preferred is not None and preferred.any():
         planned = np.zeros(len(data.priority), dtype=bool)
         planned[data.pairs["p"].to_numpy()[preferred]] = True
         first = np.concatenate([order[planned[order]], order[~planned[order]]])
-        # Flip rooms (a surgeon in parallel sessions) leave work to the timing step, whose exact
-        # MILPs do not scale: at hospital scale they took over a minute. Large models keep the
-        # planner's rule (one session at a time per surgeon).
-        alternatives["patterns"] = greedy_assignment(data, first, preferred=preferred,
-                                                     allow_overtime=True, flip_rooms=monolithic)
+        # Flip rooms (a surgeon in parallel sessions) by the model's minutes rule leave work to
+        # the timing step, whose exact MILPs do not scale (at hospital scale, where a surgeon
+        # works two rooms on 333 of 717 surgeon-days, they ran for over 15 minutes). Large
+        # models time the cases as they are placed instead.
+        if monolithic:
+            alternatives["patterns"] = greedy_assignment(data, first, preferred=preferred,
+                                                         allow_overtime=True, flip_rooms=True)
+        else:
+            alternatives["patterns"], starts["patterns"] = priced_plan(data, preferred, first)
     pattern_figures = {"bound": _finite(patterns.bound), "rounds": patterns.rounds,
                        "columns": patterns.columns, "root_converged": patterns.root_converged,
                        "seconds": patterns.seconds}
@@ -131,11 +170,13 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
                             "pairs_signature": pairs_signature(data.pairs),
                             "monolithic": monolithic}
     if not monolithic:
-        plan = alternatives.get("patterns")
-        report = SolveReport(Status.NO_PLAN if plan is None else Status.FEASIBLE, None, bound,
-                             None, pattern_s, "session patterns (column generation and diving)",
+        # no solver plan: every plan found goes to the caller as an alternative
+        status = Status.FEASIBLE if alternatives else Status.NO_PLAN
+        report = SolveReport(status, None, bound, None, pattern_s,
+                             "compact LP and session patterns (column generation and diving)",
                              solver_version(), deadline - time.time() + pattern_s)
-        return SolveResult(report, plan, 0.0, pattern_s, size, {}, pattern_figures)
+        return SolveResult(report, None, 0.0, pattern_s, size, alternatives, starts,
+                           pattern_figures)
     built_at = time.perf_counter()
     model = build_model(case)
     if settings.warm_start:
@@ -150,7 +191,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     size.update({"variables": model.problem.numVariables(),
                  "constraints": model.problem.numConstraints(), "rows": model.family_rows})
     return SolveResult(report, chosen, built - built_at, time.perf_counter() - built + pattern_s,
-                       size, alternatives, pattern_figures)
+                       size, alternatives, starts, pattern_figures)
 
 
 def _child(sender: Connection, target: Callable[..., SolveResult], args: tuple[Any, ...]) -> None:

@@ -1,0 +1,154 @@
+"""The compact LP relaxation: prices for the Lagrangian bound, and an LP solution to round.
+
+Variables: x[p,s] in [0, 1] per eligible pair, o[s] in [0, 1] (session used), ot[s] >= 0
+(overtime minutes), y[s,e] in [0, 1] (session s holds a unit of mobile equipment row e). Rows:
+each patient at most once; per session, booked minutes (case + turnover) within
+(limit + T) o[s] and within (capacity + T) o[s] + ot[s]; the binding surgeon-day and ward-bed
+rows of `model.bound`; equipment units per (type, site, date), and the minutes of cases in s
+that need e within (limit + T) y[s,e]. The objective is the full model's, less the room-switch
+cost (>= 0) and with surgeon overlap dropped: its optimum is below the full model's, and its row
+prices are good Lagrangian prices (`model.bound` turns them into a bound valid for the full
+model, whatever their quality).
+
+At hospital scale the LP over all pairs is slow (650,000 pairs: 536 s with the interior point
+method), and most patients cannot compete for a week's theatre time. So it is solved over the
+patients who come first by price per minute, as many as fill the sessions `COVER` times over;
+the prices then go to every pair (patients left out have price 0, which only loosens the bound;
+the bound stays valid).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from orplan.model.bound import Prices, Relaxation
+
+INF = highspy.kHighsInf
+# The patients in the LP fill the sessions' minutes (with allowed overtime) this many times over.
+COVER = 2.5
+
+
+@dataclass
+class CompactResult:
+    prices: Prices
+    x: np.ndarray  # per pair of the relaxation: the LP's value (0 for patients left out)
+    value: float  # the restricted LP's objective (a heuristic figure: not a bound)
+    optimal: bool
+    patients: int  # patients in the LP
+    seconds: float
+
+
+def patients_to_cover(rel: Relaxation, order: np.ndarray) -> np.ndarray:
+    """Mask over patients: the first of `order` whose minutes (with turnover) fill the sessions
+    COVER times, and at least every patient whose best pair is in a session nobody else covers
+    enough (so small specialties are not left without candidates)."""
+    minutes = np.zeros(rel.n_patients)
+    np.maximum.at(minutes, rel.p, rel.duration + rel.turnover)
+    need = COVER * float(np.sum(rel.session_limit + rel.turnover))
+    filled = np.cumsum(minutes[order])
+    cut = int(np.searchsorted(filled, need)) + 1
+    keep = np.zeros(rel.n_patients, dtype=bool)
+    keep[order[:cut]] = True
+    # per session: the first patients (in order) until COVER times its own minutes
+    rank = np.empty(rel.n_patients, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    by_session = np.lexsort((rank[rel.p], rel.s))
+    s_sorted = rel.s[by_session]
+    w_sorted = (rel.duration + rel.turnover)[by_session]
+    starts = np.searchsorted(s_sorted, np.arange(len(rel.capacity)))
+    running = np.cumsum(w_sorted)
+    before = np.where(starts > 0, running[np.maximum(starts - 1, 0)], 0.0)
+    within = running - before[s_sorted] - w_sorted < COVER * (rel.session_limit + rel.turnover)[
+        s_sorted]
+    keep[rel.p[by_session[within]]] = True
+    return keep
+
+
+def solve_compact(rel: Relaxation, order: np.ndarray, seconds: float, threads: int = 1,
+                  seed: int = 0) -> CompactResult:
+    """Solve the compact LP over the patients of `patients_to_cover` (dual simplex)."""
+    started = time.perf_counter()
+    keep_patient = patients_to_cover(rel, order)
+    idx = np.flatnonzero(keep_patient[rel.p])
+    n_pairs, n_s, n_p = len(idx), len(rel.capacity), rel.n_patients
+    position = np.full(len(rel.p), -1, dtype=np.int64)
+    position[idx] = np.arange(n_pairs)
+    link = keep_patient[rel.p[rel.link_pair]]
+    n_link, n_eq = len(rel.link_rhs), len(rel.equipment_units)
+    y_count = np.array([len(rows) for rows in rel.session_rows], dtype=np.int64)
+    y_start = np.concatenate([[0], np.cumsum(y_count)])
+    y_row = (np.concatenate(rel.session_rows).astype(np.int64) if y_start[-1]
+             else np.empty(0, np.int64))
+    n_y = len(y_row)
+    # minutes of cases needing e <= (limit + T) y[s, e]: one row per y (aggregated, so the LP
+    # stays small; the bound's knapsacks treat equipment exactly)
+    needs = rel.pair_needs[idx].astype(np.int64)
+    bits = int(needs.max()).bit_length() if n_pairs and needs.max() > 0 else 0
+    xy_pair = [np.flatnonzero((needs >> j) & 1) for j in range(bits)]
+    xy_x = np.concatenate(xy_pair) if bits else np.empty(0, np.int64)
+    xy_y = (np.concatenate([y_start[rel.s[idx[k]]] + j for j, k in enumerate(xy_pair)])
+            if bits else np.empty(0, np.int64))
+    r_cap, r_ot = n_p, n_p + n_s
+    r_link = n_p + 2 * n_s
+    r_eq = r_link + n_link
+    r_xy = r_eq + n_eq
+    c_o, c_ot = n_pairs, n_pairs + n_s
+    c_y = c_ot + n_s
+    n_rows, n_cols = r_xy + n_y, c_y + n_y
+    w = rel.duration[idx] + rel.turnover
+    sessions = np.arange(n_s)
+    y_sessions = np.repeat(sessions, y_count)
+    # booked <= (capacity + T) o + ot, ot <= (limit - capacity) o: booked <= (limit + T) o
+    rows = np.concatenate([
+        rel.p[idx], r_cap + rel.s[idx], r_link + rel.link_row[link],
+        r_xy + xy_y, r_cap + sessions, r_ot + sessions, r_cap + sessions, r_ot + sessions,
+        r_eq + y_row, r_xy + np.arange(n_y)])
+    cols = np.concatenate([
+        np.arange(n_pairs), np.arange(n_pairs), position[rel.link_pair[link]], xy_x,
+        c_o + sessions, c_o + sessions, c_ot + sessions, c_ot + sessions,
+        c_y + np.arange(n_y), c_y + np.arange(n_y)])
+    values = np.concatenate([
+        np.ones(n_pairs), w, rel.link_coef[link], w[xy_x],
+        -(rel.capacity + rel.turnover), -(rel.session_limit - rel.capacity), -np.ones(n_s),
+        np.ones(n_s), np.ones(n_y), -(rel.session_limit + rel.turnover)[y_sessions]])
+    by_col = np.argsort(cols, kind="stable")
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_cols, n_rows
+    lp.col_cost_ = np.concatenate([
+        -(rel.gain[idx] + rel.idle_weight * w),
+        rel.idle_weight * (rel.capacity + rel.turnover) + rel.open_cost,
+        np.full(n_s, rel.idle_weight + rel.overtime_weight), np.zeros(n_y)])
+    lp.col_lower_ = np.zeros(n_cols)
+    lp.col_upper_ = np.concatenate([np.ones(n_pairs + n_s), np.full(n_s, INF), np.ones(n_y)])
+    lp.row_lower_ = np.full(n_rows, -INF)
+    lp.row_upper_ = np.concatenate([np.ones(n_p), np.zeros(2 * n_s), rel.link_rhs,
+                                    rel.equipment_units, np.zeros(n_y)])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.searchsorted(cols[by_col], np.arange(n_cols + 1)).astype(np.int32)
+    lp.a_matrix_.index_ = rows[by_col].astype(np.int32)
+    lp.a_matrix_.value_ = values[by_col]
+    lp.offset_ = rel.constant
+    highs = highspy.Highs()
+    for option, value in (("output_flag", False), ("threads", int(threads)),
+                          ("random_seed", int(seed)), ("solver", "simplex"),
+                          ("time_limit", max(0.1, seconds - (time.perf_counter() - started)))):
+        highs.setOptionValue(option, value)
+    highs.passModel(lp)
+    highs.run()
+    optimal = highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    solution = highs.getSolution()
+    dual = np.maximum(-np.asarray(solution.row_dual, dtype=float), 0.0)
+    if len(dual) != n_rows:  # no solution at all
+        dual = np.zeros(n_rows)
+    prices = Prices(dual[:n_p], dual[r_link:r_eq], dual[r_eq:r_xy])
+    x = np.zeros(len(rel.p))
+    col_value = np.asarray(solution.col_value, dtype=float)
+    if len(col_value) == n_cols:
+        x[idx] = np.clip(col_value[:n_pairs], 0.0, 1.0)
+    value = float(highs.getInfo().objective_function_value)
+    return CompactResult(prices, x, value, optimal, int(keep_patient.sum()),
+                         time.perf_counter() - started)
