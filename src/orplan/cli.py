@@ -253,10 +253,14 @@ def check(
 @app.command()
 def generate(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the case to.")],
-    profile: Annotated[str, typer.Option("--profile", "-p", help="Case size: tiny, small or "
-                                         "example.")] = "small",
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Case size: tiny, small, "
+                                         "example, hospital or region.")] = "small",
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed (same seed, same "
                                       "case).")] = 1,
+    patients: Annotated[int | None, typer.Option("--patients", min=1, help="Waitlist size "
+                                                 "instead of the profile's.")] = None,
+    weeks: Annotated[int | None, typer.Option("--weeks", min=1, max=8, help="Weeks of sessions "
+                                              "instead of the profile's.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
     force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not "
                                         "empty.")] = False,
@@ -266,6 +270,7 @@ def generate(
     Examples:
       orplan generate --profile example --seed 7 -o cases/demo
       orplan generate --profile small -o /tmp/small --format parquet
+      orplan generate --profile hospital --patients 20000 --weeks 2 -o /tmp/h20k2w
     """
     from orplan.generate import PROFILES, generate_case, write_case
 
@@ -278,7 +283,7 @@ def generate(
     if output.exists() and any(output.iterdir()) and not force:
         err.print(f"{output} is not empty; choose another folder or pass --force")
         raise typer.Exit(Exit.USAGE)
-    tables, config = generate_case(profile, seed)
+    tables, config = generate_case(profile, seed, patients, weeks)
     write_case(output, tables, config, fmt)
     console.print(f"wrote {profile} case (seed {seed}) to {output}: "
                   f"{len(tables['waitlist'])} patients, {len(tables['sessions'])} sessions")

@@ -21,6 +21,7 @@ Shapes, and where they come from:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,9 +123,15 @@ PROFILES = {
 }
 
 
-def generate_case(profile_name: str, seed: int) -> tuple[dict[str, pd.DataFrame], str]:
-    """Tables (waitlist, sessions, surgeons, equipment, beds) and the text of orplan.toml."""
+def generate_case(profile_name: str, seed: int, patients: int | None = None,
+                  weeks: int | None = None) -> tuple[dict[str, pd.DataFrame], str]:
+    """Tables (waitlist, sessions, surgeons, equipment, beds) and the text of orplan.toml.
+    `patients` and `weeks` override the profile's waitlist size and horizon (for scaling runs)."""
     profile = PROFILES[profile_name]
+    if patients is not None:
+        profile = dataclasses.replace(profile, patients=patients)
+    if weeks is not None:
+        profile = dataclasses.replace(profile, days=5 * weeks)
     rng = np.random.default_rng(seed)
     specialties = [name for name, _ in profile.shares]
     shares = np.array([share for _, share in profile.shares])
