@@ -237,13 +237,19 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         # greedy start (a cron job is better served by the greedy plan than by none).
         finish_by = time.time() + max(1.0, started + options.time_limit - reserve / 2
                                       - time.perf_counter())
+        # Plans timed as they were built first: they need no search. Past finish_by, a plan
+        # that would need one is skipped (timing it could take long: cases would be given up
+        # one at a time).
+        found = [("solver", result.chosen, result.starts.get("chosen"))] if (
+            result.chosen is not None) else []
+        found += [(name, mask, result.starts.get(name))
+                  for name, mask in result.alternatives.items()]
+        found.sort(key=lambda item: item[2] is None)
         candidates: list[tuple[str, TimedPlan]] = []
-        if result.chosen is not None:
-            candidates.append(("solver", extract_stage(data, result.chosen, finish_by,
-                                                       result.starts.get("chosen"))))
-        for name, mask in result.alternatives.items():
-            candidates.append((name, extract_stage(data, mask, finish_by,
-                                                   result.starts.get(name))))
+        for name, mask, starts in found:
+            if starts is None and time.time() >= finish_by:
+                continue
+            candidates.append((name, extract_stage(data, mask, finish_by, starts)))
         candidates.append(("greedy start", start_timed))
         scored = [(plan_objective(data, timed), i) for i, (_, timed) in enumerate(candidates)]
         best = min(scored)[1]

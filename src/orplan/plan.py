@@ -251,14 +251,25 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
             if exact is not None:
                 days.append(exact)
                 break
-            # no timing exists: the least valuable case among the sessions in conflict goes
+            # no timing exists (or no time is left to search for one)
             late = _late_sessions(_best_timing(day_cases, sessions, turnover, keep_value, limit),
                                   limit)
-            linked = _linked_sessions(day_cases, {int(k) for k in late.index})
-            in_conflict = day_cases[day_cases["s"].isin(linked)]
-            victim = int(in_conflict["p"].to_numpy()[np.argmin(keep_value[in_conflict["p"]])])
-            dropped.append(victim)
-            day_cases = day_cases[day_cases["p"] != victim]
+            # the least valuable case of a late session or of a session sharing a surgeon with
+            # one (not the whole linked group: at hospital scale it spans dozens of sessions)
+            named = day_cases["surgeon_id"] != ""
+            surgeons = set(day_cases.loc[named & day_cases["s"].isin(late.index), "surgeon_id"])
+            near = set(late.index) | set(day_cases.loc[day_cases["surgeon_id"].isin(surgeons)
+                                                       & named, "s"])
+            in_conflict = day_cases[day_cases["s"].isin(near)]
+            victims = [int(in_conflict["p"].to_numpy()[np.argmin(keep_value[in_conflict["p"]])])]
+            if deadline is not None and time.time() >= deadline:
+                # out of time: also the least valuable case of every late session, at once
+                in_late = day_cases[day_cases["s"].isin(late.index)]
+                lowest = in_late.assign(v=keep_value[in_late["p"]]).sort_values("v")
+                victims += lowest.drop_duplicates("s")["p"].astype(int).tolist()
+            victims = sorted(set(victims))
+            dropped.extend(victims)
+            day_cases = day_cases[~day_cases["p"].isin(victims)]
             if day_cases.empty:
                 break
     if not days:
