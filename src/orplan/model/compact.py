@@ -43,9 +43,9 @@ class CompactResult:
 
 
 def patients_to_cover(rel: Relaxation, order: np.ndarray) -> np.ndarray:
-    """Mask over patients: the first of `order` whose minutes (with turnover) fill the sessions
-    COVER times, and at least every patient whose best pair is in a session nobody else covers
-    enough (so small specialties are not left without candidates)."""
+    """Mask over patients: the first of `order` whose minutes (with turnover) fill all sessions
+    COVER times, and, per session, its eligible patients (in `order`) until they fill that
+    session COVER times (so small specialties are not left without candidates)."""
     minutes = np.zeros(rel.n_patients)
     np.maximum.at(minutes, rel.p, rel.duration + rel.turnover)
     need = COVER * float(np.sum(rel.session_limit + rel.turnover))
