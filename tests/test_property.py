@@ -47,7 +47,8 @@ def test_session_patterns_alone_give_checked_plans_within_their_bound(monkeypatc
         summary = outcome.summary
         assert summary["model"]["monolithic"] is False
         assert outcome.violations == []
-        assert summary["plan_source"] in ("patterns", "compact LP", "greedy start")
+        assert summary["plan_source"] in ("patterns", "compact LP", "restricted MILP",
+                                          "greedy start")
         assert summary["best_bound"] <= summary["objective"] * (1 + 1e-9) + 1e-6
         assert summary["status"] in ("feasible", "heuristic")
         assert summary["gap"] == pytest.approx(

@@ -26,7 +26,7 @@ import numpy as np
 
 from orplan.model.bound import Prices, Relaxation, priced_profit, relaxation, session_values
 from orplan.model.common import PlanningData
-from orplan.model.compact import solve_compact
+from orplan.model.compact import CompactResult
 
 INF = highspy.kHighsInf
 # Masters of relaxations with more pairs than this are solved by the interior point method.
@@ -191,31 +191,29 @@ def _price(master: _Master, rel: Relaxation, prices: Prices, sigma: np.ndarray,
 
 def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: float,
                       threads: int = 1, seed: int = 0, root_share: float = 0.5,
-                      dive_rounds: int = 8, order: np.ndarray | None = None,
-                      compact_share: float = 0.0) -> PatternResult:
+                      dive_rounds: int = 8, rel: Relaxation | None = None,
+                      compact: CompactResult | None = None) -> PatternResult:
     """Root column generation (the bound) for at most `root_share` of `seconds`, then diving (the
     plan) for the rest. `start` (a mask over data.pairs: a feasible plan) gives the first
-    patterns. With `compact_share` > 0, the compact LP (orplan.model.compact, over the patients
-    first in `order`) is solved first, in at most that share of `seconds`: its prices give the
-    first bound, the first patterns and the centre of the smoothing."""
+    patterns. `rel` is data's relaxation if already made. A solved compact LP
+    (orplan.model.compact) gives the first bound, the first patterns and the centre of the
+    smoothing."""
     started = time.perf_counter()
     deadline = started + seconds
-    rel = relaxation(data)
+    if rel is None:
+        rel = relaxation(data)
     n_sessions = len(data.sessions)
     master = _Master(rel, n_sessions, threads, seed)
     times = {"relaxation": round(time.perf_counter() - started, 3)}
     best_bound = -math.inf
     best_prices: Prices | None = None
     compact_x: np.ndarray | None = None
-    if compact_share > 0 and order is not None and len(rel.p):
-        compact = solve_compact(rel, order, seconds * compact_share, threads, seed)
-        times["compact_lp"] = round(compact.seconds, 3)
-        if compact.optimal:  # prices of an unfinished LP are poor (the bound stays valid)
-            compact_x = compact.x
-            best_bound, _ = _price(master, rel, compact.prices, np.zeros(n_sessions),
-                                   np.zeros(n_sessions, dtype=bool),
-                                   np.zeros(rel.n_patients, dtype=bool))
-            best_prices = compact.prices
+    if compact is not None and compact.optimal:  # an unfinished LP's prices are poor
+        compact_x = compact.x
+        best_bound, _ = _price(master, rel, compact.prices, np.zeros(n_sessions),
+                               np.zeros(n_sessions, dtype=bool),
+                               np.zeros(rel.n_patients, dtype=bool))
+        best_prices = compact.prices
     compact_bound = best_bound
     if start is not None and start.any():
         start_pairs = np.flatnonzero(start)

@@ -28,18 +28,24 @@ def greedy_order(priority: pd.DataFrame) -> np.ndarray:
                        -priority["urgency_weight"].to_numpy(), ~pressing))
 
 
+def leave_out_price(priority: pd.DataFrame) -> np.ndarray:
+    """Per patient: what leaving them out of the plan costs in the objective."""
+    return (priority["leave_out_cost"] + priority["breach_cost"]
+            + priority["overdue_cost"]).to_numpy()
+
+
 def priced_order(priority: pd.DataFrame, duration: np.ndarray) -> np.ndarray:
     """Patient positions by the objective's price of leaving them out per minute of theatre time:
     the classic knapsack rule, used for the MILP's starting plan."""
-    price = (priority["leave_out_cost"] + priority["breach_cost"]
-             + priority["overdue_cost"]).to_numpy()
+    price = leave_out_price(priority)
     return np.lexsort((np.arange(len(priority)), -price / np.maximum(duration, 1.0)))
 
 
 def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
                       preferred: np.ndarray | None = None,
                       allow_overtime: bool = False, flip_rooms: bool = False,
-                      times: np.ndarray | None = None) -> np.ndarray:
+                      times: np.ndarray | None = None,
+                      fixed: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask over data.pairs: the pairs the planner's rule picks, taking patients in
     `order` (default: greedy_order, most pressing first). A patient with a `preferred` pair (mask
     over data.pairs) tries that session first. `allow_overtime` lets cases use the session's
@@ -52,7 +58,11 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
     placed: each case takes the earliest start at which its room is free (turnover kept), its
     surgeon is in no other case, and its session's first/last hints hold; no start, no place.
     Its start goes into `times` (NaN for the pairs not chosen). Such a plan needs no search to
-    time, which the minutes rule of `flip_rooms` can need when many surgeons work two rooms."""
+    time, which the minutes rule of `flip_rooms` can need when many surgeons work two rooms.
+
+    `fixed` (mask over data.pairs, with `times`) holds cases already placed at the starts given
+    in `times`, e.g. the part of a plan that list scheduling timed; they are booked first, as
+    they are, and the planner's rule fills the room left around them."""
     case, pairs, sessions = data.case, data.pairs, data.sessions
     waitlist = case.waitlist
     turnover = case.config.turnover_min
@@ -125,7 +135,8 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
     room_cases: dict[int, list[tuple[float, float, int, int]]] = {}  # room-day: (a, b, hint, s)
     surgeon_busy: dict[tuple[str, int], list[tuple[float, float]]] = {}
     if times is not None:
-        times[:] = np.nan
+        keep = fixed if fixed is not None else np.zeros(len(pairs), dtype=bool)
+        times[~keep] = np.nan
 
     def earliest_start(s: int, d: float, h: int, key: tuple[str, int] | None) -> float | None:
         """The earliest start of a case of d minutes and hint h in session s (see `times`)."""
@@ -170,7 +181,38 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
         span = max(window_end[t] for t in cluster) - min(window_start[t] for t in cluster)
         return minutes <= span + EPS
 
+    def place(p: int, k: int, found: float | None) -> None:
+        """Book pair k (patient p), starting at `found` when timed."""
+        s, d, g = int(pair_s[k]), duration[p], surgeon[p]
+        date, site = int(session_day[s]), session_site[s]
+        if found is not None:
+            assert times is not None
+            times[k] = found
+            room_cases.setdefault(int(room_of[s]), []).append((found, found + d, int(hint[p]), s))
+            if g:
+                surgeon_busy.setdefault((g, date), []).append((found, found + d))
+        chosen[k] = True
+        used[s] += d + (turnover if count[s] else 0.0)
+        count[s] += 1
+        if g:
+            surgeon_minutes[(g, date)] = surgeon_minutes.get((g, date), 0.0) + d
+            surgeon_sessions.setdefault((g, date), set()).add(s)
+            in_session[(g, date, s)] = in_session.get((g, date, s), 0.0) + d
+        for kind in needs[p]:
+            if kind not in installed[s]:
+                using.setdefault((kind, site, date), set()).add(s)
+        for i in range(los[p]):
+            bed_day = (ward[p] or site, date + i)
+            occupied[bed_day] = occupied.get(bed_day, 0) + 1
+
+    placed = np.zeros(len(waitlist), dtype=bool)
+    if fixed is not None:
+        for pair in np.flatnonzero(fixed).tolist():
+            place(int(pair_p[pair]), pair, None if times is None else float(times[pair]))
+        placed[pair_p[fixed]] = True
     for p in (greedy_order(data.priority) if order is None else order):
+        if placed[p]:
+            continue
         d = duration[p]
         g = surgeon[p]
         candidates: range | list[int] = range(first[p], last[p])
@@ -204,26 +246,12 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
             stay = [(pool, date + i) for i in range(los[p])]
             if any(occupied.get(bed_day, 0) + 1 > beds.get(bed_day, math.inf) for bed_day in stay):
                 continue
+            found = None
             if times is not None:
                 found = earliest_start(s, d, int(hint[p]), (g, date) if g else None)
                 if found is None:
                     continue
-                times[k] = found
-                room_cases.setdefault(int(room_of[s]), []).append((found, found + d,
-                                                                   int(hint[p]), s))
-                if g:
-                    surgeon_busy.setdefault((g, date), []).append((found, found + d))
-            chosen[k] = True
-            used[s] += add
-            count[s] += 1
-            if g:
-                surgeon_minutes[(g, date)] = surgeon_minutes.get((g, date), 0.0) + d
-                surgeon_sessions.setdefault((g, date), set()).add(s)
-                in_session[(g, date, s)] = in_session.get((g, date, s), 0.0) + d
-            for kind in mobile:
-                using.setdefault((kind, site, date), set()).add(s)
-            for bed_day in stay:
-                occupied[bed_day] = occupied.get(bed_day, 0) + 1
+            place(p, k, found)
             break
     return chosen
 

@@ -20,7 +20,7 @@ from orplan import __version__
 from orplan.case import Case
 from orplan.clock import hhmm
 from orplan.config import Config
-from orplan.greedy import greedy_assignment, priced_plan
+from orplan.greedy import greedy_assignment, leave_out_price, priced_plan
 from orplan.io.write import Format, write_outputs
 from orplan.issues import Issue, has_errors
 from orplan.model.build import planning_data
@@ -105,9 +105,8 @@ def extract_stage(data: PlanningData, chosen: np.ndarray | None,
     assignment = data.pairs.loc[chosen, ["p", "s"]]
     if starts is not None:
         assignment = assignment.assign(start=starts[chosen])
-    keep_value = (data.priority["leave_out_cost"] + data.priority["breach_cost"]
-                  + data.priority["overdue_cost"]).to_numpy()
-    return sequence(data.case, data.sessions, assignment, keep_value, deadline)
+    return sequence(data.case, data.sessions, assignment, leave_out_price(data.priority),
+                    deadline)
 
 
 def greedy_stage(data: PlanningData, priced: bool = False,

@@ -221,6 +221,36 @@ def _time_or_none(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: flo
     return pd.concat([timed[~timed["s"].isin(linked)], exact], ignore_index=True)
 
 
+def _cases(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame) -> pd.DataFrame:
+    waitlist = case.waitlist
+    p = assignment["p"].to_numpy()
+    return pd.DataFrame({
+        "p": p,
+        "s": assignment["s"].to_numpy(),
+        "duration": waitlist["duration_min"].to_numpy()[p],
+        "surgeon_id": waitlist["surgeon_id"].to_numpy()[p],
+        "hint": _hint(waitlist["first_case"].to_numpy()[p], waitlist["last_case"].to_numpy()[p]),
+        "date": sessions["date"].to_numpy()[assignment["s"].to_numpy()],
+    })
+
+
+def list_timing(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
+                keep_value: np.ndarray) -> pd.DataFrame:
+    """List scheduling alone, day by day (no exact timing, nothing given up): the cases of
+    `assignment` (columns p, s) with their start and whether their session ends past its allowed
+    overtime (column `late`). Dropping the late sessions' cases leaves a timed plan."""
+    if assignment.empty:
+        return pd.DataFrame({"p": [], "s": [], "start": [], "late": []})
+    cases = _cases(case, sessions, assignment)
+    limit = (sessions["end"] + sessions["max_ot"]).to_numpy()
+    days = []
+    for _, day_cases in cases.groupby("date", sort=True):
+        timed = _best_timing(day_cases, sessions, case.config.turnover_min, keep_value, limit)
+        late = _late_sessions(timed, limit)
+        days.append(timed.assign(late=timed["s"].isin(late.index)))
+    return pd.concat(days, ignore_index=True)[["p", "s", "start", "late"]]
+
+
 def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
              keep_value: np.ndarray, deadline: float | None = None) -> TimedPlan:
     """Time the cases of `assignment` (columns p, s; s indexes `sessions`; optional `start`: a
@@ -231,15 +261,7 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
     turnover = case.config.turnover_min
     if assignment.empty:
         return TimedPlan(empty_plan(), [])
-    p = assignment["p"].to_numpy()
-    cases = pd.DataFrame({
-        "p": p,
-        "s": assignment["s"].to_numpy(),
-        "duration": waitlist["duration_min"].to_numpy()[p],
-        "surgeon_id": waitlist["surgeon_id"].to_numpy()[p],
-        "hint": _hint(waitlist["first_case"].to_numpy()[p], waitlist["last_case"].to_numpy()[p]),
-        "date": sessions["date"].to_numpy()[assignment["s"].to_numpy()],
-    })
+    cases = _cases(case, sessions, assignment)
     if "start" in assignment:
         cases["given"] = assignment["start"].to_numpy(dtype=float)
     limit = (sessions["end"] + sessions["max_ot"]).to_numpy()

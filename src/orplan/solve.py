@@ -24,7 +24,7 @@ import numpy as np
 import pulp
 
 from orplan.case import Case
-from orplan.model.common import Model, PlanningData
+from orplan.model.common import Model
 
 # Seconds before the hard deadline at which the solver is asked to stop; the process is killed at
 # the hard deadline if it has not answered by then.
@@ -96,33 +96,14 @@ MONOLITHIC_MAX_PAIRS = 60_000
 PATTERN_SHARE = 0.4
 
 
-# Shares of the pattern time when the monolithic MILP is not built: the compact LP (its prices
-# start the column generation) and the root column generation with it (the rest dives). Small
-# models skip the compact LP: their column generation converges on its own (demo week: 5.3 %
-# gap with it, 2.8 % without, at 60 s).
+# Shares of the solve time when the monolithic MILP is not built: the compact LP (its prices start
+# the column generation, its solution the plans of orplan.rounding), at most; the plans from it
+# (mostly the restricted MILP), at most; and the root column generation in what is left (the rest
+# dives). Small models skip the compact LP: their column generation converges on its own (demo
+# week: 5.3 % gap with it, 2.8 % without, at 60 s).
 COMPACT_SHARE = 0.45
+ROUNDING_SHARE = 0.35
 ROOT_SHARE = 0.6
-# Patients whose compact LP values sum to more than this are planned first, in their likeliest
-# session.
-ROUND_FROM = 0.2
-
-
-def _round_compact(data: PlanningData, order: np.ndarray,
-                   x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A plan from the compact LP: patients it (mostly) plans come first, most certain first,
-    each trying its likeliest session; the optimiser's greedy (timed, every rule) does the rest."""
-    from orplan.greedy import priced_plan
-
-    p = data.pairs["p"].to_numpy()
-    total = np.bincount(p, weights=x, minlength=len(data.priority))
-    by_patient = np.lexsort((-x, p))
-    first_of = by_patient[np.r_[True, p[by_patient][1:] != p[by_patient][:-1]]]
-    preferred = np.zeros(len(p), dtype=bool)
-    preferred[first_of[total[p[first_of]] > ROUND_FROM]] = True
-    planned = order[total[order] > ROUND_FROM]
-    planned = planned[np.argsort(-total[planned], kind="stable")]
-    first = np.concatenate([planned, order[total[order] <= ROUND_FROM]])
-    return priced_plan(data, preferred, first)
 
 
 def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> SolveResult:
@@ -131,7 +112,10 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     the better of the two valid bounds."""
     from orplan.colgen import generate_patterns
     from orplan.greedy import greedy_assignment, priced_order, priced_plan
+    from orplan.model.bound import relaxation
     from orplan.model.build import build_model, planning_data
+    from orplan.model.compact import solve_compact
+    from orplan.rounding import compact_plans
 
     started = time.perf_counter()
     data = planning_data(case)
@@ -139,17 +123,30 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     order = priced_order(data.priority, duration)
     start_plan, _ = priced_plan(data, first=order)
     monolithic = len(data.pairs) <= MONOLITHIC_MAX_PAIRS
+    alternatives: dict[str, np.ndarray] = {}
+    starts: dict[str, np.ndarray] = {}
+    rel = relaxation(data)
+    compact = None
+    lp_seconds: dict[str, float] = {}
+    if not monolithic and len(rel.p):
+        budget = deadline - time.time()
+        compact = solve_compact(rel, order, budget * COMPACT_SHARE, settings.threads,
+                                settings.seed)
+        lp_seconds["compact_lp"] = round(compact.seconds, 3)
+        if compact.optimal:
+            t = time.perf_counter()
+            for name, (mask, times) in compact_plans(data, order, compact.x,
+                                                     budget * ROUNDING_SHARE, settings.threads,
+                                                     settings.seed).items():
+                alternatives[name], starts[name] = mask, times
+            lp_seconds["compact_plans"] = round(time.perf_counter() - t, 3)
     share = PATTERN_SHARE if monolithic else 1.0
     pattern_seconds = max(0.5, (deadline - time.time()) * share)
     patterns = generate_patterns(data, start_plan, pattern_seconds, settings.threads,
                                  settings.seed, root_share=0.5 if monolithic else ROOT_SHARE,
-                                 order=order, compact_share=0.0 if monolithic else COMPACT_SHARE)
+                                 rel=rel, compact=compact)
+    patterns.seconds.update(lp_seconds)
     preferred = patterns.preferred
-    alternatives: dict[str, np.ndarray] = {}
-    starts: dict[str, np.ndarray] = {}
-    if patterns.compact_x is not None:
-        alternatives["compact LP"], starts["compact LP"] = _round_compact(
-            data, order, patterns.compact_x)
     if preferred is not None and preferred.any():
         planned = np.zeros(len(data.priority), dtype=bool)
         planned[data.pairs["p"].to_numpy()[preferred]] = True

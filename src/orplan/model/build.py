@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pulp
 
 from orplan.case import Case
@@ -27,9 +28,14 @@ def planning_data(case: Case) -> PlanningData:
                         eligible.ineligible)
 
 
-def build_model(case: Case) -> Model:
-    data = planning_data(case)
-    pairs = pair_details(data.case, data.sessions, data.pairs)
+def build_model(case: Case, data: PlanningData | None = None,
+                keep: np.ndarray | None = None) -> Model:
+    """The MILP over all eligible pairs, or over the pairs of `keep` (a mask over data.pairs: a
+    restricted model, whose plans are plans of the full model but whose bound is not a bound)."""
+    if data is None:
+        data = planning_data(case)
+    selected = data.pairs if keep is None else data.pairs.loc[keep].reset_index(drop=True)
+    pairs = pair_details(data.case, data.sessions, selected)
     model = Model(data.case, pairs, data.sessions, data.priority, data.ineligible,
                   pulp.LpProblem("orplan", pulp.LpMinimize))
     model.pairs["x"] = binaries(model, "x", len(model.pairs))

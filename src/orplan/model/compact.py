@@ -36,6 +36,7 @@ COVER = 2.5
 class CompactResult:
     prices: Prices
     x: np.ndarray  # per pair of the relaxation: the LP's value (0 for patients left out)
+    reduced: np.ndarray  # per pair: the LP's reduced cost (inf for patients left out)
     value: float  # the restricted LP's objective (a heuristic figure: not a bound)
     optimal: bool
     patients: int  # patients in the LP
@@ -149,6 +150,10 @@ def solve_compact(rel: Relaxation, order: np.ndarray, seconds: float, threads: i
     col_value = np.asarray(solution.col_value, dtype=float)
     if len(col_value) == n_cols:
         x[idx] = np.clip(col_value[:n_pairs], 0.0, 1.0)
+    reduced = np.full(len(rel.p), np.inf)
+    col_dual = np.asarray(solution.col_dual, dtype=float)
+    if len(col_dual) == n_cols:
+        reduced[idx] = col_dual[:n_pairs]
     value = float(highs.getInfo().objective_function_value)
-    return CompactResult(prices, x, value, optimal, int(keep_patient.sum()),
+    return CompactResult(prices, x, reduced, value, optimal, int(keep_patient.sum()),
                          time.perf_counter() - started)

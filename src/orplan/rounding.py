@@ -1,0 +1,107 @@
+"""Plans from the compact LP (orplan.model.compact), for models too large for the monolithic MILP.
+
+At hospital scale the compact LP plans almost every patient it plans at all wholly (2,109 of the
+2,121 patients it uses), but spread over several sessions, so it is not a plan. Two plans are made
+from it:
+
+- "compact LP": the patients it plans first (most certain first), each trying its likeliest
+  session, then the rest in price order, placed by the greedy planner with the model's minutes
+  rule for flip rooms;
+- "restricted MILP": the full MILP (orplan.model.build) over the pairs the compact LP uses plus
+  those of the first plan, which also starts it. It is small (a few thousand pairs) and HiGHS
+  solves it in seconds, where the full model (650,000 pairs) gives nothing in minutes. Its bound
+  is not a bound of the full model and is not used as one.
+
+Both place flip rooms by the minutes rule, which a day's timing cannot always honour. So each is
+timed by list scheduling, the cases of sessions that would end past their allowed overtime are
+taken out, and the greedy planner, timing cases as it places them, fills the room left around the
+timed cases (those patients first, their session preferred). The result needs no search to time.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from orplan.greedy import greedy_assignment, leave_out_price
+from orplan.model.common import PlanningData
+from orplan.plan import list_timing
+
+# Patients whose compact LP values sum to more than this are planned first.
+ROUND_FROM = 0.2
+# Relative gap at which the restricted MILP stops: its plan is then repaired and its bound is not
+# a bound of the full model, so a tight gap buys little.
+RESTRICTED_GAP = 1e-3
+
+
+def lp_first(data: PlanningData, order: np.ndarray,
+             x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Patients in the order to place them (those the LP plans, most certain first, then the
+    rest of `order`) and the preferred pairs (mask over data.pairs: each such patient's likeliest
+    session)."""
+    p = data.pairs["p"].to_numpy()
+    total = np.bincount(p, weights=x, minlength=len(data.priority))
+    by_patient = np.lexsort((-x, p))
+    first_of = by_patient[np.r_[True, p[by_patient][1:] != p[by_patient][:-1]]]
+    preferred = np.zeros(len(p), dtype=bool)
+    preferred[first_of[total[p[first_of]] > ROUND_FROM]] = True
+    planned = order[total[order] > ROUND_FROM]
+    planned = planned[np.argsort(-total[planned], kind="stable")]
+    return np.concatenate([planned, order[total[order] <= ROUND_FROM]]), preferred
+
+
+def timed_repair(data: PlanningData, chosen: np.ndarray,
+                 first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Make a plan timed (see the module text): the chosen pairs and their starts."""
+    assignment = data.pairs.loc[chosen, ["p", "s"]]
+    timed = list_timing(data.case, data.sessions, assignment, leave_out_price(data.priority))
+    pair_of = np.full(len(data.priority), -1, dtype=np.int64)
+    pair_of[assignment["p"].to_numpy()] = np.flatnonzero(chosen)
+    pairs = pair_of[timed["p"].to_numpy(dtype=np.int64)]
+    times = np.full(len(data.pairs), np.nan)
+    times[pairs] = timed["start"].to_numpy(dtype=float)
+    fixed = np.zeros(len(data.pairs), dtype=bool)
+    fixed[pairs[~timed["late"].to_numpy(dtype=bool)]] = True
+    repaired = greedy_assignment(data, first, preferred=chosen, allow_overtime=True, times=times,
+                                 fixed=fixed)
+    return repaired, times
+
+
+def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, seconds: float,
+                    threads: int, seed: int) -> np.ndarray | None:
+    """The full MILP over the pairs of `keep` (mask over data.pairs), started from `start` (a
+    plan within `keep`): its plan as a mask over data.pairs, None if it has none in time."""
+    from orplan.model.build import build_model
+    from orplan.solve import Status, chosen_pairs, set_start, solve_model
+
+    started = time.perf_counter()
+    model = build_model(data.case, data, keep)
+    positions = np.flatnonzero(keep)
+    set_start(model, start[positions])
+    left = seconds - (time.perf_counter() - started)
+    if left < 1.0:
+        return None
+    report = solve_model(model, left, RESTRICTED_GAP, threads, seed, warm_start=True)
+    if report.status is Status.NO_PLAN:
+        return None
+    chosen = np.zeros(len(data.pairs), dtype=bool)
+    chosen[positions[chosen_pairs(model)]] = True
+    return chosen
+
+
+def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds: float,
+                  threads: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The plans of the module text (name -> chosen pairs and their starts), within `seconds`
+    (the restricted MILP is skipped when too little time is left)."""
+    started = time.perf_counter()
+    first, preferred = lp_first(data, order, x)
+    rounded = greedy_assignment(data, first, preferred=preferred, allow_overtime=True,
+                                flip_rooms=True)
+    plans = {"compact LP": timed_repair(data, rounded, first)}
+    keep = (x > 1e-6) | rounded | plans["compact LP"][0]
+    left = seconds - (time.perf_counter() - started)
+    chosen = restricted_milp(data, keep, rounded, left * 0.9, threads, seed)
+    if chosen is not None:
+        plans["restricted MILP"] = timed_repair(data, chosen, first)
+    return plans
