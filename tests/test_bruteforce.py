@@ -10,12 +10,16 @@ import math
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orplan.config import load_config
+from orplan.model.bound import lagrangian_bound, minute_price_bound, relaxation
+from orplan.model.build import planning_data
+from orplan.model.compact import solve_compact
 
 from conftest import make_case, solve
 
@@ -166,3 +170,11 @@ def test_milp_optimum_equals_enumeration(data):
         assert outcome.summary["objective"] == pytest.approx(expected, rel=1e-7, abs=1e-4)
         # the session-pattern bound is valid for the full model: never above the optimum
         assert outcome.summary["patterns"]["bound"] <= expected + 1e-6 * max(1.0, abs(expected))
+        # so is the bound at minute prices, and the compact LP's
+        rel = relaxation(planning_data(outcome.case))
+        assert minute_price_bound(rel)[0] <= expected + 1e-6 * max(1.0, abs(expected))
+        if len(rel.p):
+            compact = solve_compact(rel, np.arange(rel.n_patients), 10.0)
+            assert compact.optimal
+            assert lagrangian_bound(rel, compact.prices) <= expected + 1e-6 * max(1.0,
+                                                                                  abs(expected))

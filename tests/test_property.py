@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orplan import solve as solve_module
 from orplan.io.plan_file import read_plan
+from orplan.solve import COMPACT_MAX_PAIRS
 from orplan.verify import verify_plan
 
 from conftest import solve
@@ -36,19 +38,27 @@ def test_solve_then_check_always_passes(data):
 
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(small_cases())
-def test_session_patterns_alone_give_checked_plans_within_their_bound(monkeypatch, data):
-    """With the monolithic MILP switched off (as at hospital scale), the written plan still
-    passes the check, never loses to the greedy start, and the bound stays below it."""
+@given(small_cases(), st.booleans())
+def test_session_patterns_alone_give_checked_plans_within_their_bound(monkeypatch, data,
+                                                                       compact):
+    """With the monolithic MILP switched off (as at hospital scale), and with or without the
+    compact LP (off: as for several weeks), the written plan still passes the check, never loses
+    to the greedy start, and the bound stays below it."""
     monkeypatch.setattr(solve_module, "MONOLITHIC_MAX_PAIRS", -1)
+    # (the fixture is not reset between examples: set the value every time)
+    monkeypatch.setattr(solve_module, "COMPACT_MAX_PAIRS", COMPACT_MAX_PAIRS if compact else -1)
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_small_case(Path(tmp) / "case", data)
         outcome = solve(folder, Path(tmp) / "out", time_limit=10.0)
         summary = outcome.summary
         assert summary["model"]["monolithic"] is False
+        some = summary["model"]["eligible_pairs"] > 0
+        seconds = summary["patterns"]["seconds"]
+        assert ("compact_lp" in seconds) == (compact and some)
+        assert ("pattern_plans" in seconds) == (not compact and some)
         assert outcome.violations == []
-        assert summary["plan_source"] in ("patterns", "compact LP", "restricted MILP",
-                                          "greedy start")
+        assert summary["plan_source"] in ("patterns", "compact LP", "pattern LP",
+                                          "restricted MILP", "greedy start")
         assert summary["best_bound"] <= summary["objective"] * (1 + 1e-9) + 1e-6
         assert summary["status"] in ("feasible", "heuristic")
         assert summary["gap"] == pytest.approx(

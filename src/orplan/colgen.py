@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from orplan.model.bound import Prices, Relaxation, priced_profit, relaxation, session_values
+from orplan.model.bound import (
+    Prices,
+    Relaxation,
+    minute_price_bound,
+    priced_profit,
+    relaxation,
+    session_values,
+)
 from orplan.model.common import PlanningData
 from orplan.model.compact import CompactResult
 
@@ -46,6 +53,7 @@ class PatternResult:
     history: list[tuple[float, float, float]] = field(default_factory=list)  # (s, LP, bound)
     compact_x: np.ndarray | None = None  # the compact LP's values over data.pairs, if solved
     compact_bound: float = -math.inf  # the Lagrangian bound at the compact LP's prices
+    root_x: np.ndarray | None = None  # per pair: its value in the last optimal master LP
 
 
 class _Master:
@@ -192,12 +200,14 @@ def _price(master: _Master, rel: Relaxation, prices: Prices, sigma: np.ndarray,
 def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: float,
                       threads: int = 1, seed: int = 0, root_share: float = 0.5,
                       dive_rounds: int = 8, rel: Relaxation | None = None,
-                      compact: CompactResult | None = None) -> PatternResult:
+                      compact: CompactResult | None = None,
+                      minute_prices: bool = True, dive: bool = True) -> PatternResult:
     """Root column generation (the bound) for at most `root_share` of `seconds`, then diving (the
     plan) for the rest. `start` (a mask over data.pairs: a feasible plan) gives the first
     patterns. `rel` is data's relaxation if already made. A solved compact LP
     (orplan.model.compact) gives the first bound, the first patterns and the centre of the
-    smoothing."""
+    smoothing; without one, `minute_prices` (model.bound.minute_price_bound) give them. Without
+    `dive`, the root's LP solution (per pair) is returned instead of a plan, in `root_x`."""
     started = time.perf_counter()
     deadline = started + seconds
     if rel is None:
@@ -210,11 +220,15 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     compact_x: np.ndarray | None = None
     if compact is not None and compact.optimal:  # an unfinished LP's prices are poor
         compact_x = compact.x
-        best_bound, _ = _price(master, rel, compact.prices, np.zeros(n_sessions),
+        best_prices = compact.prices
+    elif minute_prices:
+        _, best_prices = minute_price_bound(rel)
+        times["minute_prices"] = round(time.perf_counter() - started - times["relaxation"], 3)
+    if best_prices is not None:  # the first bound and the first patterns
+        best_bound, _ = _price(master, rel, best_prices, np.zeros(n_sessions),
                                np.zeros(n_sessions, dtype=bool),
                                np.zeros(rel.n_patients, dtype=bool))
-        best_prices = compact.prices
-    compact_bound = best_bound
+    compact_bound = best_bound if compact_x is not None else -math.inf
     if start is not None and start.any():
         start_pairs = np.flatnonzero(start)
         for s in np.unique(rel.s[start_pairs]):
@@ -225,15 +239,17 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     no_patients = np.zeros(rel.n_patients, dtype=bool)
     history: list[tuple[float, float, float]] = []
     rounds, converged = 0, False
+    values = np.zeros(0)
     root_deadline = started + seconds * root_share
     lp_seconds = pricing_seconds = 0.0
     while time.perf_counter() < root_deadline:
         rounds += 1
         t = time.perf_counter()
-        lp_value, prices, sigma, _ = master.solve(root_deadline - t)
+        lp_value, prices, sigma, solved = master.solve(root_deadline - t)
         lp_seconds += time.perf_counter() - t
         if not master.optimal:
             break
+        values = solved
         lp_total = rel.constant + lp_value
         t = time.perf_counter()
         # Wentges smoothing: price at a point between the best-bound prices and the LP's, which
@@ -256,10 +272,16 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     times["master_lp"] = round(lp_seconds, 3)
     times["pricing"] = round(pricing_seconds, 3)
     times["root"] = round(time.perf_counter() - started, 3)
-    preferred = _dive(master, rel, deadline, dive_rounds)
+    root_x = None  # from the last optimal master LP
+    if len(values):
+        root_x = np.zeros(len(rel.p))
+        for column, value in enumerate(values[:len(master.patterns)]):
+            if value > 1e-9:
+                root_x[master.patterns[column]] += value
+    preferred = _dive(master, rel, deadline, dive_rounds) if dive else None
     times["dive"] = round(time.perf_counter() - started - times["root"], 3)
     return PatternResult(best_bound, preferred, rounds, len(master.patterns), converged, times,
-                         history, compact_x, compact_bound)
+                         history, compact_x, compact_bound, root_x)
 
 
 def _dive(master: _Master, rel: Relaxation, deadline: float, dive_rounds: int) -> np.ndarray:

@@ -91,15 +91,19 @@ def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, sec
 
 
 def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds: float,
-                  threads: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                  threads: int, seed: int,
+                  source: str = "compact LP") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The plans of the module text (name -> chosen pairs and their starts), within `seconds`
-    (the restricted MILP is skipped when too little time is left)."""
+    (the restricted MILP is skipped when too little time is left). `x` is an LP solution per
+    pair: the compact LP's, or the pattern LP's (`source` names the rounded plan)."""
+    if data.pairs.empty:
+        return {}
     started = time.perf_counter()
     first, preferred = lp_first(data, order, x)
     rounded = greedy_assignment(data, first, preferred=preferred, allow_overtime=True,
                                 flip_rooms=True)
-    plans = {"compact LP": timed_repair(data, rounded, first)}
-    keep = (x > 1e-6) | rounded | plans["compact LP"][0]
+    plans = {source: timed_repair(data, rounded, first)}
+    keep = (x > 1e-6) | rounded | plans[source][0]
     left = seconds - (time.perf_counter() - started)
     chosen = restricted_milp(data, keep, rounded, left * 0.9, threads, seed)
     if chosen is not None:

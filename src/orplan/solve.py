@@ -102,6 +102,10 @@ PATTERN_SHARE = 0.4
 # dives). Small models skip the compact LP: their column generation converges on its own (demo
 # week: 5.3 % gap with it, 2.8 % without, at 60 s).
 COMPACT_SHARE = 0.45
+# The compact LP is not tried over more pairs than this: it does not finish in time (hospital week:
+# 270,000 pairs in 15 s; two weeks: 940,000 pairs, not solved in 100 s). The column generation
+# then starts from minute prices (model.bound.minute_price_bound).
+COMPACT_MAX_PAIRS = 500_000
 ROUNDING_SHARE = 0.35
 ROOT_SHARE = 0.6
 
@@ -114,7 +118,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     from orplan.greedy import greedy_assignment, priced_order, priced_plan
     from orplan.model.bound import relaxation
     from orplan.model.build import build_model, planning_data
-    from orplan.model.compact import solve_compact
+    from orplan.model.compact import patients_to_cover, solve_compact
     from orplan.rounding import compact_plans
 
     started = time.perf_counter()
@@ -125,10 +129,12 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     monolithic = len(data.pairs) <= MONOLITHIC_MAX_PAIRS
     alternatives: dict[str, np.ndarray] = {}
     starts: dict[str, np.ndarray] = {}
+    t = time.perf_counter()
     rel = relaxation(data)
     compact = None
-    lp_seconds: dict[str, float] = {}
-    if not monolithic and len(rel.p):
+    lp_seconds: dict[str, float] = {"relaxation": round(time.perf_counter() - t, 3)}
+    if not monolithic and len(rel.p) and (
+            patients_to_cover(rel, order)[rel.p].sum() <= COMPACT_MAX_PAIRS):
         budget = deadline - time.time()
         compact = solve_compact(rel, order, budget * COMPACT_SHARE, settings.threads,
                                 settings.seed)
@@ -142,9 +148,18 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
             lp_seconds["compact_plans"] = round(time.perf_counter() - t, 3)
     share = PATTERN_SHARE if monolithic else 1.0
     pattern_seconds = max(0.5, (deadline - time.time()) * share)
+    # Without plans from the compact LP, those of the root's pattern LP replace the dive.
+    dive = monolithic or bool(alternatives)
     patterns = generate_patterns(data, start_plan, pattern_seconds, settings.threads,
                                  settings.seed, root_share=0.5 if monolithic else ROOT_SHARE,
-                                 rel=rel, compact=compact)
+                                 rel=rel, compact=compact, dive=dive)
+    if not dive and patterns.root_x is not None and len(rel.p):
+        t = time.perf_counter()
+        for name, (mask, times) in compact_plans(data, order, patterns.root_x,
+                                                 deadline - time.time(), settings.threads,
+                                                 settings.seed, source="pattern LP").items():
+            alternatives[name], starts[name] = mask, times
+        lp_seconds["pattern_plans"] = round(time.perf_counter() - t, 3)
     patterns.seconds.update(lp_seconds)
     preferred = patterns.preferred
     if preferred is not None and preferred.any():
