@@ -57,8 +57,8 @@ def test_session_patterns_alone_give_checked_plans_within_their_bound(monkeypatc
         assert ("compact_lp" in seconds) == (compact and some)
         assert ("pattern_plans" in seconds) == (not compact and some)
         assert outcome.violations == []
-        assert summary["plan_source"] in ("patterns", "compact LP", "pattern LP",
-                                          "restricted MILP", "greedy start")
+        assert summary["plan_source"] in ("compact LP", "compact LP MILP", "pattern LP",
+                                          "pattern LP MILP", "greedy start")
         assert summary["best_bound"] <= summary["objective"] * (1 + 1e-9) + 1e-6
         assert summary["status"] in ("feasible", "heuristic")
         assert summary["gap"] == pytest.approx(

@@ -95,7 +95,7 @@ def test_plans_from_the_compact_lp_are_timed_and_keep_every_rule(data):
         compact = solve_compact(rel, order, 10.0)
         assert compact.optimal
         plans = compact_plans(planning, order, compact.x, 10.0, 1, 0)
-        assert set(plans) == {"compact LP", "restricted MILP"}
+        assert set(plans) == {"compact LP", "compact LP MILP"}
         for chosen, times in plans.values():
             assert np.isfinite(times[chosen]).all() and np.isnan(times[~chosen]).all()
             assert _own_timing_is_valid(planning, chosen, times)

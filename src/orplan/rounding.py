@@ -7,7 +7,7 @@ from it:
 - "compact LP": the patients it plans first (most certain first), each trying its likeliest
   session, then the rest in price order, placed by the greedy planner with the model's minutes
   rule for flip rooms;
-- "restricted MILP": the full MILP (orplan.model.build) over the pairs the compact LP uses plus
+- "compact LP MILP": the full MILP (orplan.model.build) over the pairs the compact LP uses plus
   those of the first plan, which also starts it. It is small (a few thousand pairs) and HiGHS
   solves it in seconds, where the full model (650,000 pairs) gives nothing in minutes. Its bound
   is not a bound of the full model and is not used as one.
@@ -95,7 +95,8 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
                   source: str = "compact LP") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The plans of the module text (name -> chosen pairs and their starts), within `seconds`
     (the restricted MILP is skipped when too little time is left). `x` is an LP solution per
-    pair: the compact LP's, or the pattern LP's (`source` names the rounded plan)."""
+    pair: the compact LP's, or the pattern LP's; `source` names the plans (`source`, and
+    `source` + " MILP" for the restricted MILP's)."""
     if data.pairs.empty:
         return {}
     started = time.perf_counter()
@@ -107,5 +108,5 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     left = seconds - (time.perf_counter() - started)
     chosen = restricted_milp(data, keep, rounded, left * 0.9, threads, seed)
     if chosen is not None:
-        plans["restricted MILP"] = timed_repair(data, chosen, first)
+        plans[f"{source} MILP"] = timed_repair(data, chosen, first)
     return plans

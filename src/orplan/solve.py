@@ -96,17 +96,17 @@ MONOLITHIC_MAX_PAIRS = 60_000
 PATTERN_SHARE = 0.4
 
 
-# Shares of the solve time when the monolithic MILP is not built: the compact LP (its prices start
-# the column generation, its solution the plans of orplan.rounding), at most; the plans from it
-# (mostly the restricted MILP), at most; and the root column generation in what is left (the rest
-# dives). Small models skip the compact LP: their column generation converges on its own (demo
-# week: 5.3 % gap with it, 2.8 % without, at 60 s).
+# Shares of the solve time when the monolithic MILP is not built: the compact LP (its prices give
+# the bound and start the column generation, its solution the plans of orplan.rounding), at most;
+# of the time then left, the plans from it; without them, the root column generation (its pattern
+# LP is then rounded in the rest). Small models skip the compact LP: their column generation
+# converges on its own (demo week: 5.3 % gap with it, 2.8 % without, at 60 s).
 COMPACT_SHARE = 0.45
 # The compact LP is not tried over more pairs than this: it does not finish in time (hospital week:
 # 270,000 pairs in 15 s; two weeks: 940,000 pairs, not solved in 100 s). The column generation
 # then starts from minute prices (model.bound.minute_price_bound).
 COMPACT_MAX_PAIRS = 500_000
-ROUNDING_SHARE = 0.35
+ROUNDING_SHARE = 0.9
 ROOT_SHARE = 0.6
 
 
@@ -140,20 +140,23 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
                                 settings.seed)
         lp_seconds["compact_lp"] = round(compact.seconds, 3)
         if compact.optimal:
+            # Its plans take the time left but a little: at hospital scale, column generation
+            # from its prices did not raise its bound (69,445,535 after 17 rounds) and the
+            # dive's plans lost to these (77.6 M against 73.7 M).
             t = time.perf_counter()
-            for name, (mask, times) in compact_plans(data, order, compact.x,
-                                                     budget * ROUNDING_SHARE, settings.threads,
-                                                     settings.seed).items():
+            for name, (mask, times) in compact_plans(
+                    data, order, compact.x, (deadline - time.time()) * ROUNDING_SHARE,
+                    settings.threads, settings.seed).items():
                 alternatives[name], starts[name] = mask, times
             lp_seconds["compact_plans"] = round(time.perf_counter() - t, 3)
     share = PATTERN_SHARE if monolithic else 1.0
     pattern_seconds = max(0.5, (deadline - time.time()) * share)
-    # Without plans from the compact LP, those of the root's pattern LP replace the dive.
-    dive = monolithic or bool(alternatives)
+    # Small models dive for a plan; large ones round the root's pattern LP unless the compact LP
+    # gave plans (then the patterns only price them: the bound).
     patterns = generate_patterns(data, start_plan, pattern_seconds, settings.threads,
                                  settings.seed, root_share=0.5 if monolithic else ROOT_SHARE,
-                                 rel=rel, compact=compact, dive=dive)
-    if not dive and patterns.root_x is not None and len(rel.p):
+                                 rel=rel, compact=compact, dive=monolithic)
+    if not monolithic and not alternatives and patterns.root_x is not None and len(rel.p):
         t = time.perf_counter()
         for name, (mask, times) in compact_plans(data, order, patterns.root_x,
                                                  deadline - time.time(), settings.threads,
@@ -166,15 +169,10 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
         planned = np.zeros(len(data.priority), dtype=bool)
         planned[data.pairs["p"].to_numpy()[preferred]] = True
         first = np.concatenate([order[planned[order]], order[~planned[order]]])
-        # Flip rooms (a surgeon in parallel sessions) by the model's minutes rule leave work to
-        # the timing step, whose exact MILPs do not scale (at hospital scale, where a surgeon
-        # works two rooms on 333 of 717 surgeon-days, they ran for over 15 minutes). Large
-        # models time the cases as they are placed instead.
-        if monolithic:
-            alternatives["patterns"] = greedy_assignment(data, first, preferred=preferred,
-                                                         allow_overtime=True, flip_rooms=True)
-        else:
-            alternatives["patterns"], starts["patterns"] = priced_plan(data, preferred, first)
+        # Flip rooms by the model's minutes rule (a surgeon in parallel sessions) leave work to
+        # the timing step, which at this size can time them exactly.
+        alternatives["patterns"] = greedy_assignment(data, first, preferred=preferred,
+                                                     allow_overtime=True, flip_rooms=True)
     pattern_figures = {"bound": _finite(patterns.bound), "rounds": patterns.rounds,
                        "columns": patterns.columns, "root_converged": patterns.root_converged,
                        "seconds": patterns.seconds}
