@@ -250,8 +250,10 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                 continue
             candidates.append((name, extract_stage(data, mask, finish_by, starts)))
         candidates.append(("greedy start", start_timed))
-        scored = [(plan_objective(data, timed), i) for i, (_, timed) in enumerate(candidates)]
-        best = min(scored)[1]
+        # the solver's plan wins ties: its status (optimal) then stands
+        scored = [(round(plan_objective(data, timed), 6), name != "solver", i)
+                  for i, (name, timed) in enumerate(candidates)]
+        best = min(scored)[2]
         source, timed = candidates[best]
         if source != "solver":
             bounded = result.report.best_bound is not None

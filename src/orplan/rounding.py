@@ -69,9 +69,11 @@ def timed_repair(data: PlanningData, chosen: np.ndarray,
 
 
 def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, seconds: float,
-                    threads: int, seed: int) -> np.ndarray | None:
+                    threads: int, seed: int,
+                    figures: dict[str, float] | None = None) -> np.ndarray | None:
     """The full MILP over the pairs of `keep` (mask over data.pairs), started from `start` (a
-    plan within `keep`): its plan as a mask over data.pairs, None if it has none in time."""
+    plan within `keep`): its plan as a mask over data.pairs, None if it has none in time.
+    `figures` gets the seconds to build it and to solve it."""
     from orplan.model.build import build_model
     from orplan.solve import Status, chosen_pairs, set_start, solve_model
 
@@ -79,10 +81,13 @@ def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, sec
     model = build_model(data.case, data, keep)
     positions = np.flatnonzero(keep)
     set_start(model, start[positions])
-    left = seconds - (time.perf_counter() - started)
+    built = time.perf_counter() - started
+    left = seconds - built
     if left < 1.0:
         return None
     report = solve_model(model, left, RESTRICTED_GAP, threads, seed, warm_start=True)
+    if figures is not None:
+        figures.update({"milp_build": round(built, 3), "milp_solve": round(report.seconds, 3)})
     if report.status is Status.NO_PLAN:
         return None
     chosen = np.zeros(len(data.pairs), dtype=bool)
@@ -91,12 +96,13 @@ def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, sec
 
 
 def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds: float,
-                  threads: int, seed: int,
-                  source: str = "compact LP") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+                  threads: int, seed: int, source: str = "compact LP",
+                  figures: dict[str, float] | None = None
+                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The plans of the module text (name -> chosen pairs and their starts), within `seconds`
     (the restricted MILP is skipped when too little time is left). `x` is an LP solution per
     pair: the compact LP's, or the pattern LP's; `source` names the plans (`source`, and
-    `source` + " MILP" for the restricted MILP's)."""
+    `source` + " MILP" for the restricted MILP's). `figures`: see restricted_milp."""
     if data.pairs.empty:
         return {}
     started = time.perf_counter()
@@ -106,7 +112,7 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     plans = {source: timed_repair(data, rounded, first)}
     keep = (x > 1e-6) | rounded | plans[source][0]
     left = seconds - (time.perf_counter() - started)
-    chosen = restricted_milp(data, keep, rounded, left * 0.9, threads, seed)
+    chosen = restricted_milp(data, keep, rounded, left * 0.9, threads, seed, figures)
     if chosen is not None:
         plans[f"{source} MILP"] = timed_repair(data, chosen, first)
     return plans

@@ -96,17 +96,20 @@ MONOLITHIC_MAX_PAIRS = 60_000
 PATTERN_SHARE = 0.4
 
 
-# Shares of the solve time when the monolithic MILP is not built: the compact LP (its prices give
-# the bound and start the column generation, its solution the plans of orplan.rounding), at most;
-# of the time then left, the plans from it; without them, the root column generation (its pattern
-# LP is then rounded in the rest). Small models skip the compact LP: their column generation
-# converges on its own (demo week: 5.3 % gap with it, 2.8 % without, at 60 s).
+# The compact LP (its prices give a bound and start the column generation, its solution the plans
+# of orplan.rounding) gets at most this share of the solve time. It now runs for every model
+# (demo week, 60 s: 2.6 % gap with it; 1,000-patient week: 31 % with it, 92 % without), except
+# over more pairs than COMPACT_MAX_PAIRS: it does not finish in time there (hospital week: 270,000
+# pairs in 15 s; two weeks: 940,000 pairs, not solved in 100 s), and the column generation starts
+# from minute prices (model.bound.minute_price_bound) instead.
 COMPACT_SHARE = 0.45
-# The compact LP is not tried over more pairs than this: it does not finish in time (hospital week:
-# 270,000 pairs in 15 s; two weeks: 940,000 pairs, not solved in 100 s). The column generation
-# then starts from minute prices (model.bound.minute_price_bound).
 COMPACT_MAX_PAIRS = 500_000
+# Share of the time then left for the plans from the compact LP (mostly the restricted MILP):
+# most of it when the monolithic MILP is not built, a little when it follows.
 ROUNDING_SHARE = 0.9
+MONOLITHIC_ROUNDING_SHARE = 0.2
+# Without the monolithic MILP or the compact LP's plans: the root column generation's share;
+# its pattern LP is then rounded in the rest.
 ROOT_SHARE = 0.6
 
 
@@ -133,20 +136,22 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     rel = relaxation(data)
     compact = None
     lp_seconds: dict[str, float] = {"relaxation": round(time.perf_counter() - t, 3)}
-    if not monolithic and len(rel.p) and (
+    if len(rel.p) and (
             patients_to_cover(rel, order)[rel.p].sum() <= COMPACT_MAX_PAIRS):
         budget = deadline - time.time()
         compact = solve_compact(rel, order, budget * COMPACT_SHARE, settings.threads,
                                 settings.seed)
         lp_seconds["compact_lp"] = round(compact.seconds, 3)
+        lp_seconds["compact_lp_build"] = round(compact.build_seconds, 3)
         if compact.optimal:
             # Its plans take the time left but a little: at hospital scale, column generation
             # from its prices did not raise its bound (69,445,535 after 17 rounds) and the
             # dive's plans lost to these (77.6 M against 73.7 M).
             t = time.perf_counter()
             for name, (mask, times) in compact_plans(
-                    data, order, compact.x, (deadline - time.time()) * ROUNDING_SHARE,
-                    settings.threads, settings.seed).items():
+                    data, order, compact.x, (deadline - time.time()) * (
+                        MONOLITHIC_ROUNDING_SHARE if monolithic else ROUNDING_SHARE),
+                    settings.threads, settings.seed, figures=lp_seconds).items():
                 alternatives[name], starts[name] = mask, times
             lp_seconds["compact_plans"] = round(time.perf_counter() - t, 3)
     share = PATTERN_SHARE if monolithic else 1.0
@@ -160,7 +165,8 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
         t = time.perf_counter()
         for name, (mask, times) in compact_plans(data, order, patterns.root_x,
                                                  deadline - time.time(), settings.threads,
-                                                 settings.seed, source="pattern LP").items():
+                                                 settings.seed, source="pattern LP",
+                                                 figures=lp_seconds).items():
             alternatives[name], starts[name] = mask, times
         lp_seconds["pattern_plans"] = round(time.perf_counter() - t, 3)
     patterns.seconds.update(lp_seconds)
