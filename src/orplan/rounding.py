@@ -1,4 +1,6 @@
-"""Plans from the compact LP (orplan.model.compact), for models too large for the monolithic MILP.
+"""Plans from an LP solution per pair: the compact LP's (orplan.model.compact) or, where that is
+too large, the root pattern LP's (orplan.colgen; the plans are then named "pattern LP" and
+"pattern LP MILP").
 
 At hospital scale the compact LP plans almost every patient it plans at all wholly (2,109 of the
 2,121 patients it uses), but spread over several sessions, so it is not a plan. Two plans are made
