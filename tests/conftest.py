@@ -73,3 +73,17 @@ def loaded(folder: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def case_dir(tmp_path: Path) -> Path:
     return tmp_path / "case"
+
+
+def own_timing_is_valid(data: Any, chosen: Any, times: Any) -> bool:
+    """The starts a plan came with (`times` over data.pairs, for the `chosen` pairs) are a timing
+    that keeps every rule on their own."""
+    from orplan.plan import _given_timing, _plan_frame
+    from orplan.verify import verify_plan
+
+    p = data.pairs["p"].to_numpy()[chosen]
+    cases = pd.DataFrame({"p": p, "s": data.pairs["s"].to_numpy()[chosen],
+                          "given": times[chosen],
+                          "duration": data.case.waitlist["duration_min"].to_numpy()[p]})
+    own = _plan_frame(data.case.waitlist, data.sessions, _given_timing(cases))
+    return verify_plan(data.case, own) == []

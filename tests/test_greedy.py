@@ -5,13 +5,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from orplan.verify import verify_plan
 
-from conftest import loaded, make_case, planned, solve
+from conftest import loaded, make_case, own_timing_is_valid, planned, solve
 from strategies import small_cases, write_small_case
 
 
@@ -113,17 +112,10 @@ def test_timed_placement_keeps_first_and_last_hints(case_dir):
           suppress_health_check=[HealthCheck.too_slow])
 @given(small_cases())
 def test_timed_greedy_plans_keep_every_rule_with_their_own_starts(data):
-    from orplan.plan import _given_timing, _plan_frame
-
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_small_case(Path(tmp) / "case", data)
         planning, chosen, times, timed = _timed_plan(folder)
         assert np.isfinite(times[chosen]).all()
         assert verify_plan(planning.case, timed.plan) == [] and timed.dropped == []
         # the starts found while placing are a valid timing on their own
-        p = planning.pairs["p"].to_numpy()[chosen]
-        cases = pd.DataFrame({"p": p, "s": planning.pairs["s"].to_numpy()[chosen],
-                              "given": times[chosen],
-                              "duration": planning.case.waitlist["duration_min"].to_numpy()[p]})
-        own = _plan_frame(planning.case.waitlist, planning.sessions, _given_timing(cases))
-        assert verify_plan(planning.case, own) == []
+        assert own_timing_is_valid(planning, chosen, times)

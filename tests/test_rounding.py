@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from hypothesis import HealthCheck, given, settings
 
 from orplan.greedy import greedy_assignment, leave_out_price, priced_order
@@ -14,26 +13,17 @@ from orplan.model.bound import relaxation
 from orplan.model.build import planning_data
 from orplan.model.compact import solve_compact
 from orplan.pipeline import extract_stage
-from orplan.plan import _given_timing, _plan_frame, list_timing
+from orplan.plan import list_timing
 from orplan.rounding import compact_plans, restricted_milp, timed_repair
 from orplan.verify import verify_plan
 
-from conftest import loaded, make_case
+from conftest import loaded, make_case, own_timing_is_valid
 from strategies import small_cases, write_small_case
 
 
 def _starts(data, chosen, times):
     ids = data.case.waitlist["patient_id"].to_numpy()[data.pairs["p"].to_numpy()[chosen]]
     return dict(zip(ids, times[chosen], strict=True))
-
-
-def _own_timing_is_valid(data, chosen, times) -> bool:
-    p = data.pairs["p"].to_numpy()[chosen]
-    cases = pd.DataFrame({"p": p, "s": data.pairs["s"].to_numpy()[chosen],
-                          "given": times[chosen],
-                          "duration": data.case.waitlist["duration_min"].to_numpy()[p]})
-    own = _plan_frame(data.case.waitlist, data.sessions, _given_timing(cases))
-    return verify_plan(data.case, own) == []
 
 
 def test_fixed_cases_stay_and_the_rest_fills_around_them(case_dir):
@@ -49,7 +39,7 @@ def test_fixed_cases_stay_and_the_rest_fills_around_them(case_dir):
     chosen = greedy_assignment(data, np.array([1, 2, 3, 0]), allow_overtime=True, times=times,
                                fixed=fixed)
     assert _starts(data, chosen, times) == {"P1": 540.0, "P2": 480.0, "P3": 600.0}
-    assert _own_timing_is_valid(data, chosen, times)
+    assert own_timing_is_valid(data, chosen, times)
 
 
 def test_list_timing_marks_late_sessions_and_the_repair_refills_them(case_dir):
@@ -68,7 +58,7 @@ def test_list_timing_marks_late_sessions_and_the_repair_refills_them(case_dir):
     repaired, times = timed_repair(data, chosen, np.array([0, 1, 2]))
     # P1 keeps its start; P2 cannot be timed anywhere; P3 takes the room P2 left
     assert _starts(data, repaired, times) == {"P1": 480.0, "P3": 540.0}
-    assert _own_timing_is_valid(data, repaired, times)
+    assert own_timing_is_valid(data, repaired, times)
 
 
 def test_restricted_milp_plans_within_its_pairs(case_dir):
@@ -98,6 +88,6 @@ def test_plans_from_the_compact_lp_are_timed_and_keep_every_rule(data):
         assert set(plans) == {"compact LP", "compact LP MILP"}
         for chosen, times in plans.values():
             assert np.isfinite(times[chosen]).all() and np.isnan(times[~chosen]).all()
-            assert _own_timing_is_valid(planning, chosen, times)
+            assert own_timing_is_valid(planning, chosen, times)
             timed = extract_stage(planning, chosen, starts=times)
             assert timed.dropped == [] and verify_plan(planning.case, timed.plan) == []
