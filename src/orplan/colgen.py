@@ -51,8 +51,6 @@ class PatternResult:
     root_converged: bool
     seconds: dict[str, float] = field(default_factory=dict)
     history: list[tuple[float, float, float]] = field(default_factory=list)  # (s, LP, bound)
-    compact_x: np.ndarray | None = None  # the compact LP's values over data.pairs, if solved
-    compact_bound: float = -math.inf  # the Lagrangian bound at the compact LP's prices
     root_x: np.ndarray | None = None  # per pair: its value in the last optimal master LP
 
 
@@ -217,9 +215,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     times = {"relaxation": round(time.perf_counter() - started, 3)}
     best_bound = -math.inf
     best_prices: Prices | None = None
-    compact_x: np.ndarray | None = None
     if compact is not None and compact.optimal:  # an unfinished LP's prices are poor
-        compact_x = compact.x
         best_prices = compact.prices
     elif minute_prices:
         _, best_prices = minute_price_bound(rel)
@@ -228,7 +224,6 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
         best_bound, _ = _price(master, rel, best_prices, np.zeros(n_sessions),
                                np.zeros(n_sessions, dtype=bool),
                                np.zeros(rel.n_patients, dtype=bool))
-    compact_bound = best_bound if compact_x is not None else -math.inf
     if start is not None and start.any():
         start_pairs = np.flatnonzero(start)
         for s in np.unique(rel.s[start_pairs]):
@@ -281,7 +276,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     preferred = _dive(master, rel, deadline, dive_rounds) if dive else None
     times["dive"] = round(time.perf_counter() - started - times["root"], 3)
     return PatternResult(best_bound, preferred, rounds, len(master.patterns), converged, times,
-                         history, compact_x, compact_bound, root_x)
+                         history, root_x)
 
 
 def _dive(master: _Master, rel: Relaxation, deadline: float, dive_rounds: int) -> np.ndarray:

@@ -136,6 +136,16 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     rel = relaxation(data)
     compact = None
     lp_seconds: dict[str, float] = {"relaxation": round(time.perf_counter() - t, 3)}
+
+    def plans_from(x: np.ndarray, source: str, seconds: float) -> None:
+        """The plans of orplan.rounding from an LP solution, as alternatives."""
+        started_plans = time.perf_counter()
+        for name, (mask, times) in compact_plans(data, order, x, seconds, settings.threads,
+                                                 settings.seed, source, lp_seconds).items():
+            alternatives[name], starts[name] = mask, times
+        lp_seconds[f"{source.split()[0]}_plans"] = round(
+            time.perf_counter() - started_plans, 3)
+
     if len(rel.p) and (
             patients_to_cover(rel, order)[rel.p].sum() <= COMPACT_MAX_PAIRS):
         budget = deadline - time.time()
@@ -147,13 +157,8 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
             # Its plans take the time left but a little: at hospital scale, column generation
             # from its prices did not raise its bound (69,445,535 after 17 rounds) and the
             # dive's plans lost to these (77.6 M against 73.7 M).
-            t = time.perf_counter()
-            for name, (mask, times) in compact_plans(
-                    data, order, compact.x, (deadline - time.time()) * (
-                        MONOLITHIC_ROUNDING_SHARE if monolithic else ROUNDING_SHARE),
-                    settings.threads, settings.seed, figures=lp_seconds).items():
-                alternatives[name], starts[name] = mask, times
-            lp_seconds["compact_plans"] = round(time.perf_counter() - t, 3)
+            plans_from(compact.x, "compact LP", (deadline - time.time()) * (
+                MONOLITHIC_ROUNDING_SHARE if monolithic else ROUNDING_SHARE))
     share = PATTERN_SHARE if monolithic else 1.0
     pattern_seconds = max(0.5, (deadline - time.time()) * share)
     # Small models dive for a plan; large ones round the root's pattern LP unless the compact LP
@@ -162,13 +167,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
                                  settings.seed, root_share=0.5 if monolithic else ROOT_SHARE,
                                  rel=rel, compact=compact, dive=monolithic)
     if not monolithic and not alternatives and patterns.root_x is not None and len(rel.p):
-        t = time.perf_counter()
-        for name, (mask, times) in compact_plans(data, order, patterns.root_x,
-                                                 deadline - time.time(), settings.threads,
-                                                 settings.seed, source="pattern LP",
-                                                 figures=lp_seconds).items():
-            alternatives[name], starts[name] = mask, times
-        lp_seconds["pattern_plans"] = round(time.perf_counter() - t, 3)
+        plans_from(patterns.root_x, "pattern LP", deadline - time.time())
     patterns.seconds.update(lp_seconds)
     preferred = patterns.preferred
     if preferred is not None and preferred.any():
@@ -191,7 +190,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
         # no solver plan: every plan found goes to the caller as an alternative
         status = Status.FEASIBLE if alternatives else Status.NO_PLAN
         report = SolveReport(status, None, bound, None, pattern_s,
-                             "compact LP and session patterns (column generation and diving)",
+                             "compact LP, session patterns and restricted MILP",
                              solver_version(), deadline - time.time() + pattern_s)
         return SolveResult(report, None, 0.0, pattern_s, size, alternatives, starts,
                            pattern_figures)
