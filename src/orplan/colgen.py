@@ -215,7 +215,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     times = {"relaxation": round(time.perf_counter() - started, 3)}
     best_bound = -math.inf
     best_prices: Prices | None = None
-    if compact is not None and compact.optimal:  # an unfinished LP's prices are poor
+    if compact is not None and compact.solved:  # prices of an LP solved over some of its pairs
         best_prices = compact.prices
     elif minute_prices:
         _, best_prices = minute_price_bound(rel)

@@ -48,9 +48,14 @@ class Relaxation:
     link_coef: np.ndarray
     link_rhs: np.ndarray  # per linking row
     link_names: list[str]  # per linking row: its family
+    # per linking row: rows with equal codes may be summed when sessions are aggregated
+    # (model.aggregate): a ward-bed day of a session's site merges with the other sites' of that
+    # day; surgeon days and named wards stay apart
+    link_merge: np.ndarray
     equipment_units: np.ndarray  # per binding equipment row (type, site, date)
     pair_needs: np.ndarray  # per pair: bit j set when it needs the j-th row of session_rows[s]
     session_rows: list[np.ndarray]  # per session: binding equipment rows its cases may need
+    equipment_merge: np.ndarray  # per equipment row: a code of (type, date), see link_merge
     session_cap: np.ndarray  # per session: cap + T + max_ot in grid units
     session_free: np.ndarray  # per session: grid units bookable before overtime (cap + T)
     session_fixed: np.ndarray  # per session: w_idle (cap + T) + open_cost
@@ -62,6 +67,8 @@ class Relaxation:
     turnover: float
     idle_weight: float
     overtime_weight: float
+    # per session: how many real sessions it stands for (model.aggregate; 1 in a plain relaxation)
+    session_count: np.ndarray | None = None
 
 
 def relaxation(data: PlanningData) -> Relaxation:
@@ -82,21 +89,26 @@ def relaxation(data: PlanningData) -> Relaxation:
     constant = float((priority["leave_out_cost"] + priority["breach_cost"]
                       + priority["overdue_cost"]).sum())
     links = [_surgeon_limits(data, p, s, duration), _bed_days(data, p, s)]
-    offset, pairs_, rows_, coefs_, rhs_, names = 0, [], [], [], [], []
-    for name, (pair, row, coef, rhs) in zip(("surgeon_day_limit", "beds"), links, strict=True):
-        pairs_.append(pair)
-        rows_.append(row + offset)
-        coefs_.append(coef)
+    offset, pairs_, rows_, coefs_, rhs_, names, merge = 0, [], [], [], [], [], []
+    for name, (pair, row, coef, rhs, keys) in zip(("surgeon_day_limit", "beds"), links,
+                                                  strict=True):
+        pairs_.append(pair.astype(np.int32))
+        rows_.append((row + offset).astype(np.int32))
+        coefs_.append(coef.astype(np.float32))
         rhs_.append(rhs)
         names += [name] * len(rhs)
+        merge += [(name, *key) for key in keys]
         offset += len(rhs)
-    units, pair_needs, session_rows = _equipment_rows(data, p, s)
+    link_merge = (pd.factorize(pd.Series(merge, dtype=object))[0] if merge
+                  else np.empty(0, dtype=np.int64))
+    units, pair_needs, session_rows, equipment_merge = _equipment_rows(data, p, s)
     return Relaxation(
         constant=constant, p=p, s=s, gain=gain,
         base_profit=gain + weights.idle_min * (duration + turnover), duration=duration,
         weight=minutes // grid, link_pair=np.concatenate(pairs_), link_row=np.concatenate(rows_),
         link_coef=np.concatenate(coefs_), link_rhs=np.concatenate(rhs_), link_names=names,
-        equipment_units=units, pair_needs=pair_needs, session_rows=session_rows,
+        link_merge=link_merge, equipment_units=units, pair_needs=pair_needs,
+        session_rows=session_rows, equipment_merge=equipment_merge,
         session_cap=limit // grid, session_free=(capacity + turnover) / grid,
         session_fixed=(weights.idle_min * (capacity + turnover)
                        + sessions["open_cost"].to_numpy(dtype=float)),
@@ -106,21 +118,42 @@ def relaxation(data: PlanningData) -> Relaxation:
         idle_weight=float(weights.idle_min), overtime_weight=float(weights.overtime_min))
 
 
-Link = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # pair, row, coefficient, rhs
+# pair, row, coefficient (triples), rhs and merge key (per row, see Relaxation.link_merge)
+Link = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[object, ...]]]
 
 
 def _no_link() -> Link:
     return (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0),
-            np.empty(0))
+            np.empty(0), [])
 
 
-def _binding(pair: np.ndarray, codes: np.ndarray, coef: np.ndarray, rhs: np.ndarray) -> Link:
+def _binding(pair: np.ndarray, codes: np.ndarray, coef: np.ndarray, rhs: np.ndarray,
+             keys: list[tuple[object, ...]]) -> Link:
     """Keep only rows whose candidates could exceed the right-hand side, renumbered."""
     total = np.bincount(codes, weights=coef, minlength=len(rhs))
     binding = total > rhs + 1e-9
     renumber = np.cumsum(binding) - 1
     keep = binding[codes]
-    return pair[keep], renumber[codes[keep]], coef[keep], rhs[binding].astype(float)
+    return (pair[keep], renumber[codes[keep]], coef[keep], rhs[binding].astype(float),
+            [key for key, kept in zip(keys, binding, strict=True) if kept])
+
+
+def _day_table(codes: np.ndarray, days: np.ndarray, values: np.ndarray, n_codes: int,
+               n_days: int) -> np.ndarray:
+    """A flat (code, day) -> value table, NaN where there is none (days outside [0, n_days)
+    are left out)."""
+    table = np.full(n_codes * n_days, np.nan)
+    inside = (days >= 0) & (days < n_days)
+    table[codes[inside] * n_days + days[inside]] = values[inside]
+    return table
+
+
+def _rows_of(code: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows numbered in the order of their codes: each entry's row and each row's code."""
+    present = np.flatnonzero(np.bincount(code, minlength=n_codes))
+    renumber = np.full(n_codes, -1, dtype=np.int64)
+    renumber[present] = np.arange(len(present))
+    return renumber[code], present
 
 
 def _surgeon_limits(data: PlanningData, p: np.ndarray, s: np.ndarray,
@@ -129,17 +162,24 @@ def _surgeon_limits(data: PlanningData, p: np.ndarray, s: np.ndarray,
     case = data.case
     if case.surgeons is None or case.surgeons["max_minutes"].isna().all() or len(p) == 0:
         return _no_link()
-    surgeon = case.waitlist["surgeon_id"].to_numpy()[p]
-    keys = pd.DataFrame({"surgeon_id": surgeon, "date": data.sessions["date"].to_numpy()[s]})
     limits = case.surgeons.dropna(subset=["max_minutes"]).drop_duplicates(["surgeon_id", "date"])
-    looked = keys.merge(limits[["surgeon_id", "date", "max_minutes"]], how="left",
-                        on=["surgeon_id", "date"])
-    applies = np.flatnonzero((surgeon != "") & looked["max_minutes"].notna().to_numpy())
+    waitlist = case.waitlist
+    codes, names = pd.factorize(pd.concat([waitlist["surgeon_id"], limits["surgeon_id"]],
+                                          ignore_index=True))
+    patient = np.where(waitlist["surgeon_id"].to_numpy() != "", codes[:len(waitlist)], -1)
+    start = pd.Timestamp(case.horizon_start)
+    n_days = int(case.horizon_days)
+    table = _day_table(codes[len(waitlist):], (limits["date"] - start).dt.days.to_numpy(),
+                       limits["max_minutes"].to_numpy(dtype=float), len(names), n_days)
+    surgeon = patient[p]
+    code = np.maximum(surgeon, 0) * n_days + data.sessions["day"].to_numpy()[s]
+    applies = np.flatnonzero((surgeon >= 0) & ~np.isnan(table[code]))
     if len(applies) == 0:
         return _no_link()
-    codes, _ = pd.factorize(pd.MultiIndex.from_frame(keys.iloc[applies]))
-    rhs = pd.Series(looked["max_minutes"].to_numpy()[applies]).groupby(codes).first().to_numpy()
-    return _binding(applies, codes, duration[applies], rhs)
+    rows, row_code = _rows_of(code[applies], len(names) * n_days)
+    keys: list[tuple[object, ...]] = [
+        (names[c // n_days], start + pd.Timedelta(days=int(c % n_days))) for c in row_code]
+    return _binding(applies, rows, duration[applies], table[row_code], keys)
 
 
 def _bed_days(data: PlanningData, p: np.ndarray, s: np.ndarray) -> Link:
@@ -147,35 +187,50 @@ def _bed_days(data: PlanningData, p: np.ndarray, s: np.ndarray) -> Link:
     case = data.case
     if case.beds is None or case.beds.empty or len(p) == 0:
         return _no_link()
-    los = case.waitlist["los_days"].fillna(0).to_numpy(dtype=np.int64)[p]
-    staying = np.flatnonzero(los >= 1)
+    waitlist, sessions = case.waitlist, data.sessions
+    los_of = waitlist["los_days"].fillna(0).to_numpy(dtype=np.int64)
+    staying = np.flatnonzero(los_of[p] >= 1)
     if len(staying) == 0:
         return _no_link()
-    ward = case.waitlist["ward"].to_numpy()[p[staying]]
-    ward = np.where(ward != "", ward, data.sessions["site"].to_numpy()[s[staying]])
-    offsets = np.concatenate([np.arange(n) for n in los[staying]])
-    pair = np.repeat(staying, los[staying])
-    stays = pd.DataFrame({
-        "ward": np.repeat(ward, los[staying]),
-        "date": data.sessions["date"].to_numpy()[s[pair]] + offsets.astype("timedelta64[D]")})
-    capacity = case.beds.drop_duplicates(["ward", "date"])[["ward", "date", "capacity"]]
-    looked = stays.merge(capacity, how="left", on=["ward", "date"])
-    known = looked["capacity"].notna().to_numpy()
+    beds = case.beds.drop_duplicates(["ward", "date"])
+    codes, names = pd.factorize(pd.concat([waitlist["ward"], sessions["site"], beds["ward"]],
+                                          ignore_index=True))
+    n_w, n_s = len(waitlist), len(sessions)
+    patient = np.where(waitlist["ward"].to_numpy() != "", codes[:n_w], -1)
+    start = pd.Timestamp(case.horizon_start)
+    session_day = sessions["day"].to_numpy(dtype=np.int64)
+    n_days = int(max(session_day.max(initial=0) + los_of.max(initial=0), 1))
+    table = _day_table(codes[n_w + n_s:], (beds["date"] - start).dt.days.to_numpy(),
+                       beds["capacity"].to_numpy(dtype=float), len(names), n_days)
+    ward = patient[p[staying]]
+    ward = np.where(ward >= 0, ward, codes[n_w:n_w + n_s][s[staying]])
+    los = los_of[p[staying]]
+    pair = np.repeat(staying, los)
+    first = np.repeat(ward * n_days + session_day[s[staying]], los)
+    code = first + (np.arange(len(pair)) - np.repeat(np.cumsum(los) - los, los))
+    known = ~np.isnan(table[code])
     if not known.any():
         return _no_link()
-    codes, _ = pd.factorize(pd.MultiIndex.from_frame(stays[known]))
-    rhs = pd.Series(looked["capacity"].to_numpy()[known]).groupby(codes).first().to_numpy()
-    return _binding(pair[known], codes, np.ones(int(known.sum())), rhs)
+    pair, code = pair[known], code[known]
+    rows, row_code = _rows_of(code, len(names) * n_days)
+    # the wards of sessions' sites (patients without a named ward) merge per day
+    sites = set(sessions["site"])
+    keys: list[tuple[object, ...]] = []
+    for c in row_code:
+        name, day = names[c // n_days], start + pd.Timedelta(days=int(c % n_days))
+        keys.append(("site", day) if name in sites else (name, day))
+    return _binding(pair, rows, np.ones(len(pair)), table[row_code], keys)
 
 
-def _equipment_rows(data: PlanningData, p: np.ndarray,
-                    s: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def _equipment_rows(data: PlanningData, p: np.ndarray, s: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
     """Binding mobile-equipment rows (type, site, date): their units, each pair's needs as bits
-    over its session's rows, and each session's rows."""
+    over its session's rows, each session's rows, and each row's merge code (type, date)."""
     case, sessions = data.case, data.sessions
     n_sessions = len(sessions)
     none = (np.empty(0), np.zeros(len(p), dtype=np.int64),
-            [np.empty(0, dtype=np.int64) for _ in range(n_sessions)])
+            [np.empty(0, dtype=np.int64) for _ in range(n_sessions)],
+            np.empty(0, dtype=np.int64))
     if case.equipment is None or len(p) == 0:
         return none
     needs = case.waitlist["equipment"].to_numpy()[p]
@@ -193,23 +248,25 @@ def _equipment_rows(data: PlanningData, p: np.ndarray,
     keys = pd.DataFrame({"equipment": kind, "site": sessions["site"].to_numpy()[s[pair]],
                          "date": sessions["date"].to_numpy()[s[pair]]})
     codes = keys.groupby(["equipment", "site", "date"], sort=False).ngroup().to_numpy()
-    units = mobile_units(case, keys.drop_duplicates())  # first appearance: the order of codes
+    rows = keys.drop_duplicates()  # first appearance: the order of codes
+    units = mobile_units(case, rows)
+    merge = rows.groupby(["equipment", "date"], sort=False).ngroup().to_numpy()
     sessions_per_row = pd.Series(s[pair]).groupby(codes).nunique().to_numpy()
     binding = sessions_per_row > units
     keep = binding[codes]
     pair, codes = pair[keep], (np.cumsum(binding) - 1)[codes[keep]]
     units = units[binding]
-    session_rows = []
+    merge = pd.factorize(merge[binding])[0]
+    # each session's rows (sorted) and each pair's needs as bits over them
+    n_rows = max(len(units), 1)
+    key = s[pair].astype(np.int64) * n_rows + codes
+    used = np.unique(key)
+    start = np.searchsorted(used // n_rows, np.arange(n_sessions + 1))
+    session_rows = [used[start[k]:start[k + 1]] % n_rows for k in range(n_sessions)]
     pair_needs = np.zeros(len(p), dtype=np.int64)
-    frame = pd.DataFrame({"s": s[pair], "row": codes, "pair": pair})
-    by_session = {int(str(k)): np.unique(g["row"].to_numpy()) for k, g in frame.groupby("s")}
-    for session in range(n_sessions):
-        session_rows.append(by_session.get(session, np.empty(0, dtype=np.int64)))
-    if len(pair):
-        bit = np.array([int(np.searchsorted(session_rows[int(si)], r))
-                        for si, r in zip(frame["s"], frame["row"], strict=True)], dtype=np.int64)
-        np.bitwise_or.at(pair_needs, pair, np.left_shift(1, bit))
-    return units.astype(float), pair_needs, session_rows
+    bit = np.searchsorted(used, key) - start[s[pair]]
+    np.bitwise_or.at(pair_needs, pair, np.left_shift(1, bit))
+    return units.astype(float), pair_needs, session_rows, merge
 
 
 @dataclass
