@@ -97,17 +97,24 @@ PATTERN_SHARE = 0.4
 
 
 # The compact LP (its prices give a bound and start the column generation, its solution the plans
-# of orplan.rounding) gets at most this share of the solve time. It now runs for every model
-# (demo week, 60 s: 2.6 % gap with it; 1,000-patient week: 31 % with it, 92 % without), except
-# over more pairs than COMPACT_MAX_PAIRS: it does not finish in time there (hospital week: 270,000
-# pairs in 15 s; two weeks: 940,000 pairs, not solved in 100 s), and the column generation starts
-# from minute prices (model.bound.minute_price_bound) instead.
+# of orplan.rounding) gets at most this share of the solve time. It runs for every model (demo
+# week, 60 s: 2.6 % gap with it; 1,000-patient week: 31 % with it, 92 % without), session by
+# session up to COMPACT_MAX_PAIRS pairs (hospital week: 270,000 pairs in 7.8 s by sifting; two
+# weeks, 940,000 pairs: not solved in 100 s), and over groups of alike sessions above that
+# (model.aggregate: two weeks 5.4 s, four weeks 27 s, region 38 s; on the hospital week its
+# bound is 1.4 % below the session-by-session one).
 COMPACT_SHARE = 0.45
+# Without the monolithic MILP, the LP's plans and bound are all there is: it may take more (four
+# weeks need 27 s of a 60 s run).
+LARGE_COMPACT_SHARE = 0.6
 COMPACT_MAX_PAIRS = 500_000
 # Share of the time then left for the plans from the compact LP (mostly the restricted MILP):
 # most of it when the monolithic MILP is not built, a little when it follows.
 ROUNDING_SHARE = 0.9
 MONOLITHIC_ROUNDING_SHARE = 0.2
+# Seconds kept for the patterns after the LP's plans, in rounds of session knapsacks (a bound at
+# the LP's prices and at minute prices, and the first patterns).
+PATTERN_EVALUATIONS = 5
 # Without the monolithic MILP or the compact LP's plans: the root column generation's share;
 # its pattern LP is then rounded in the rest.
 ROOT_SHARE = 0.6
@@ -119,7 +126,8 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     the better of the two valid bounds."""
     from orplan.colgen import generate_patterns
     from orplan.greedy import greedy_assignment, priced_order, priced_plan
-    from orplan.model.bound import relaxation
+    from orplan.model.aggregate import solve_aggregated
+    from orplan.model.bound import lagrangian_bound, relaxation
     from orplan.model.build import build_model, planning_data
     from orplan.model.compact import patients_to_cover, solve_compact
     from orplan.rounding import compact_plans
@@ -137,28 +145,40 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     compact = None
     lp_seconds: dict[str, float] = {"relaxation": round(time.perf_counter() - t, 3)}
 
-    def plans_from(x: np.ndarray, source: str, seconds: float) -> None:
+    def plans_from(x: np.ndarray, source: str, seconds: float, aggregated: bool = False) -> None:
         """The plans of orplan.rounding from an LP solution, as alternatives."""
         started_plans = time.perf_counter()
         for name, (mask, times) in compact_plans(data, order, x, seconds, settings.threads,
-                                                 settings.seed, source, lp_seconds).items():
+                                                 settings.seed, source, lp_seconds,
+                                                 aggregated).items():
             alternatives[name], starts[name] = mask, times
         lp_seconds[f"{source.split()[0]}_plans"] = round(
             time.perf_counter() - started_plans, 3)
 
-    if len(rel.p) and (
-            patients_to_cover(rel, order)[rel.p].sum() <= COMPACT_MAX_PAIRS):
-        budget = deadline - time.time()
-        compact = solve_compact(rel, order, budget * COMPACT_SHARE, settings.threads,
-                                settings.seed)
-        lp_seconds["compact_lp"] = round(compact.seconds, 3)
-        lp_seconds["compact_lp_build"] = round(compact.build_seconds, 3)
-        if compact.optimal:
+    if len(rel.p):
+        budget = (deadline - time.time()) * (COMPACT_SHARE if monolithic else LARGE_COMPACT_SHARE)
+        # session by session where that is small enough, else over groups of alike sessions
+        aggregated = patients_to_cover(rel, order)[rel.p].sum() > COMPACT_MAX_PAIRS
+        if aggregated:
+            compact = solve_aggregated(rel, data.sessions, order, budget, settings.threads,
+                                       settings.seed)
+        else:
+            compact = solve_compact(rel, order, budget, settings.threads, settings.seed)
+        lp_seconds.update({"compact_lp": round(compact.seconds, 3),
+                           "compact_lp_build": round(compact.build_seconds, 3),
+                           "compact_lp_rounds": compact.rounds})
+        if compact.solved:
             # Its plans take the time left but a little: at hospital scale, column generation
             # from its prices did not raise its bound (69,445,535 after 17 rounds) and the
             # dive's plans lost to these (77.6 M against 73.7 M).
-            plans_from(compact.x, "compact LP", (deadline - time.time()) * (
-                MONOLITHIC_ROUNDING_SHARE if monolithic else ROUNDING_SHARE))
+            # The patterns then need a few rounds of session knapsacks: their time is kept.
+            t = time.perf_counter()
+            lagrangian_bound(rel, compact.prices)
+            evaluation = time.perf_counter() - t
+            left = deadline - time.time() - PATTERN_EVALUATIONS * evaluation
+            plans_from(compact.x, "aggregated LP" if aggregated else "compact LP",
+                       left * (MONOLITHIC_ROUNDING_SHARE if monolithic else ROUNDING_SHARE),
+                       aggregated)
     share = PATTERN_SHARE if monolithic else 1.0
     pattern_seconds = max(0.5, (deadline - time.time()) * share)
     # Small models dive for a plan; large ones round the root's pattern LP unless the compact LP

@@ -22,6 +22,7 @@ overtime charged on the rounded minutes, which only loosens the bound.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -300,13 +301,15 @@ def lagrangian_bound(rel: Relaxation, prices: Prices) -> float:
             - float(prices.equipment @ rel.equipment_units) - float(values.sum()))
 
 
-def minute_price_bound(rel: Relaxation, evaluations: int = 14) -> tuple[float, Prices]:
+def minute_price_bound(rel: Relaxation, evaluations: int = 14,
+                       deadline: float = math.inf) -> tuple[float, Prices]:
     """The best bound over prices of one simple kind: a patient's price is what planning them
     gains beyond pi per theatre minute (turnover included), at their most valuable session; the
     classic dual of a knapsack. pi is searched on a geometric grid, then by golden section around
     the best grid point. Cheap (each evaluation is one round of session knapsacks) and close to
     the compact LP's bound on a hospital week (67.6 M against 69.4 M), it gives a bound and a
-    start for the column generation where the compact LP is too large to solve in time."""
+    start for the column generation where the compact LP is not solved in time. Past `deadline`
+    (time.perf_counter()), no more evaluations are made after the first."""
     no_link, no_equipment = np.zeros(len(rel.link_rhs)), np.zeros(len(rel.equipment_units))
     if len(rel.p) == 0:
         return lagrangian_bound(rel, Prices(np.zeros(rel.n_patients), no_link, no_equipment)), \
@@ -318,6 +321,8 @@ def minute_price_bound(rel: Relaxation, evaluations: int = 14) -> tuple[float, P
     tried: dict[float, float] = {}
 
     def bound_at(pi: float) -> float:
+        if tried and time.perf_counter() > deadline:
+            return -math.inf
         if pi not in tried:
             prices = Prices(np.maximum(0.0, value - pi * minutes), no_link, no_equipment)
             tried[pi] = lagrangian_bound(rel, prices)
