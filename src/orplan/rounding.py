@@ -147,6 +147,8 @@ def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, sec
     report = solve_model(model, left, RESTRICTED_GAP, threads, seed, warm_start=True)
     if figures is not None:
         figures.update({"milp_build": round(built, 3), "milp_solve": round(report.seconds, 3)})
+        if report.objective is not None:  # before timing and repair
+            figures["milp_objective"] = round(report.objective, 3)
     if report.status is Status.NO_PLAN:
         return None
     chosen = np.zeros(len(data.pairs), dtype=bool)

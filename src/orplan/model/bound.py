@@ -149,12 +149,11 @@ def _day_table(codes: np.ndarray, days: np.ndarray, values: np.ndarray, n_codes:
     return table
 
 
-def _rows_of(code: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows numbered in the order of their codes: each entry's row and each row's code."""
-    present = np.flatnonzero(np.bincount(code, minlength=n_codes))
-    renumber = np.full(n_codes, -1, dtype=np.int64)
-    renumber[present] = np.arange(len(present))
-    return renumber[code], present
+def _rows_of(code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows numbered in the order their codes first appear: each entry's row and each row's
+    code."""
+    rows, present = pd.factorize(code)
+    return rows, np.asarray(present)
 
 
 def _surgeon_limits(data: PlanningData, p: np.ndarray, s: np.ndarray,
@@ -177,7 +176,7 @@ def _surgeon_limits(data: PlanningData, p: np.ndarray, s: np.ndarray,
     applies = np.flatnonzero((surgeon >= 0) & ~np.isnan(table[code]))
     if len(applies) == 0:
         return _no_link()
-    rows, row_code = _rows_of(code[applies], len(names) * n_days)
+    rows, row_code = _rows_of(code[applies])
     keys: list[tuple[object, ...]] = [
         (names[c // n_days], start + pd.Timedelta(days=int(c % n_days))) for c in row_code]
     return _binding(applies, rows, duration[applies], table[row_code], keys)
@@ -213,7 +212,7 @@ def _bed_days(data: PlanningData, p: np.ndarray, s: np.ndarray) -> Link:
     if not known.any():
         return _no_link()
     pair, code = pair[known], code[known]
-    rows, row_code = _rows_of(code, len(names) * n_days)
+    rows, row_code = _rows_of(code)
     # the wards of sessions' sites (patients without a named ward) merge per day
     sites = set(sessions["site"])
     keys: list[tuple[object, ...]] = []
