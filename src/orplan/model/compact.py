@@ -220,11 +220,8 @@ def _initial_pairs(p: np.ndarray, value: np.ndarray, seed: int) -> np.ndarray:
     """Mask over pairs: each patient's INITIAL_PAIRS most valuable (ties broken at random, so the
     sessions of a day share the patients)."""
     noise = np.random.default_rng(seed).random(len(p))
-    order = np.lexsort((noise, -value, p))
-    first = np.r_[0, np.flatnonzero(p[order][1:] != p[order][:-1]) + 1]
-    rank = np.arange(len(p)) - np.repeat(first, np.diff(np.r_[first, len(p)]))
     mask = np.zeros(len(p), dtype=bool)
-    mask[order[rank < INITIAL_PAIRS]] = True
+    mask[_first_of_each(p, np.lexsort((noise, -value, p)), INITIAL_PAIRS)] = True
     return mask
 
 
@@ -239,10 +236,15 @@ def _reduced(cost: np.ndarray, entry_col: np.ndarray, entry_row: np.ndarray,
 
 def _most_negative(p: np.ndarray, reduced: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Of `pairs`, each patient's ENTERING_PAIRS with the most negative reduced cost."""
-    order = np.lexsort((reduced, p))
-    first = np.r_[0, np.flatnonzero(p[order][1:] != p[order][:-1]) + 1]
-    rank = np.arange(len(p)) - np.repeat(first, np.diff(np.r_[first, len(p)]))
-    return np.sort(pairs[order[rank < ENTERING_PAIRS]])
+    return np.sort(pairs[_first_of_each(p, np.lexsort((reduced, p)), ENTERING_PAIRS)])
+
+
+def _first_of_each(p: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
+    """The positions of `order` (sorted by patient p first) that are among their patient's first
+    k."""
+    starts = np.r_[0, np.flatnonzero(p[order][1:] != p[order][:-1]) + 1]
+    rank = np.arange(len(p)) - np.repeat(starts, np.diff(np.r_[starts, len(p)]))
+    return np.asarray(order[rank < k])
 
 
 def _slice(start: np.ndarray, index: np.ndarray, value: np.ndarray,
