@@ -1,5 +1,6 @@
 """The solver edge: statuses, and the hard wall-clock limit of the isolated solver process."""
 
+import os
 import time
 
 import pytest
@@ -47,6 +48,20 @@ def test_solver_process_is_stopped_at_the_deadline(case_dir):
     assert result.report.solver_status == "stopped by orplan at the time limit"
     assert result.chosen is None
     assert elapsed < 1.0 + 1.5  # killed at the deadline itself, not GRACE_S after it
+
+
+def dies(case, deadline, settings):
+    os._exit(137)  # as the kernel's out-of-memory killer leaves it
+
+
+def test_solver_process_that_dies_gives_no_plan_not_an_error(case_dir):
+    """A solver process that dies without answering is treated like one stopped at the time
+    limit: no solver plan (the pipeline then writes its greedy starting plan)."""
+    make_case(case_dir, [{}], [{}])
+    result = solve_isolated(loaded(case_dir), time.time() + 30, SETTINGS, target=dies)
+    assert result.report.status is Status.NO_PLAN
+    assert "ended unexpectedly (exit code 137" in result.report.solver_status
+    assert result.chosen is None and result.alternatives == {}
 
 
 def test_solver_process_error_is_reported(case_dir):

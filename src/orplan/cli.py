@@ -203,6 +203,8 @@ def solve(
     outcome = _guard(debug, run)
     if not quiet:
         render_summary(console, outcome, output)
+    if outcome.summary["plan_source"] == "greedy start" and method != "greedy":
+        err.print(f"warning: the solver found no better plan ({outcome.summary['solver_status']})")
     if outcome.summary["status"] == "no-plan":
         err.print("no plan found within the time limit; nothing was written. "
                   "Give more time (--time-limit).")

@@ -266,8 +266,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
             result.report = dataclasses.replace(
                 result.report, status=Status.FEASIBLE if bounded else Status.HEURISTIC,
                 solver_status=f"{result.report.solver_status}; the "
-                f"{'greedy starting' if source == 'greedy start' else source} plan was better "
-                "and was written")
+                f"{'greedy starting' if source == 'greedy start' else source} plan was "
+                f"{'better and was ' if len(candidates) > 1 else ''}written")
     report = result.report
     t = lap("extract", t)
     violations = verify_plan(case, timed.plan)

@@ -243,7 +243,8 @@ def _child(sender: Connection, target: Callable[..., SolveResult], args: tuple[A
 def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
                    target: Callable[..., SolveResult] = build_and_solve) -> SolveResult:
     """Run `target(case, deadline - GRACE_S, settings)` in a child process; kill it at `deadline`
-    (a hard promise) and report no plan if it has not answered by then."""
+    (a hard promise) and report no plan if it has not answered by then, or if it died without
+    answering (for instance out of memory). An error raised in it is raised here."""
     context = multiprocessing.get_context("spawn")  # fork is unsafe: BLAS threads already run
     receiver, sender = context.Pipe(duplex=False)
     soft_deadline = deadline - min(GRACE_S, max(0.0, deadline - time.time()) / 4)
@@ -257,10 +258,16 @@ def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
             try:
                 kind, payload = receiver.recv()
             except EOFError:
+                # died without a word (out of memory, killed): like a timeout, no solver plan;
+                # the caller writes its greedy starting plan, which a cron job needs more
                 process.join(5)
-                raise SolverProcessError(
-                    f"the solver process ended unexpectedly (exit code {process.exitcode}); "
-                    "it may have run out of memory") from None
+                seconds = time.perf_counter() - started
+                report = SolveReport(
+                    Status.NO_PLAN, None, None, None, seconds,
+                    f"the solver process ended unexpectedly (exit code {process.exitcode}; it "
+                    "may have run out of memory)", solver_version(),
+                    deadline - time.time() + seconds)
+                return SolveResult(report, None, 0.0, seconds)
             process.join(5)
             if kind == "error":
                 raise SolverProcessError(f"the solver process failed:\n{payload}")
