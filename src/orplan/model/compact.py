@@ -183,7 +183,8 @@ def solve_compact(rel: Relaxation, order: np.ndarray, seconds: float, threads: i
         left = seconds - (time.perf_counter() - started)
         if left <= 0.05:
             break
-        highs.setOptionValue("time_limit", left)
+        # HiGHS measures time_limit on the instance's clock, which keeps running across runs
+        highs.setOptionValue("time_limit", highs.getRunTime() + left)
         highs.run()
         rounds += 1
         if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
