@@ -57,6 +57,11 @@ def test_session_patterns_alone_give_checked_plans_within_their_bound(monkeypatc
         assert ("compact_lp" in seconds) == some
         assert ("compact_plans" in seconds) == (compact and some)
         assert ("aggregated_plans" in seconds) == (not compact and some)
+        if some:
+            lp = summary["patterns"]["compact_lp"]
+            assert lp["aggregated"] is (not compact)
+            # the bound at the LP's own prices is valid too
+            assert lp["bound"] <= summary["objective"] * (1 + 1e-9) + 1e-6
         assert outcome.violations == []
         assert summary["plan_source"] in ("compact LP", "compact LP MILP", "aggregated LP",
                                           "aggregated LP MILP", "greedy start")

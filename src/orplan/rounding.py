@@ -132,7 +132,7 @@ def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, sec
                     figures: dict[str, float] | None = None) -> np.ndarray | None:
     """The full MILP over the pairs of `keep` (mask over data.pairs), started from `start` (a
     plan within `keep`): its plan as a mask over data.pairs, None if it has none in time.
-    `figures` gets the seconds to build it and to solve it."""
+    `figures` gets the seconds to build it and to solve it, and its objective (before timing)."""
     from orplan.model.build import build_model
     from orplan.solve import Status, chosen_pairs, set_start, solve_model
 

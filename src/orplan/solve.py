@@ -101,11 +101,11 @@ PATTERN_SHARE = 0.4
 # week, 60 s: 2.6 % gap with it; 1,000-patient week: 31 % with it, 92 % without), session by
 # session up to COMPACT_MAX_PAIRS pairs (hospital week: 270,000 pairs in 7.8 s by sifting; two
 # weeks, 940,000 pairs: not solved in 100 s), and over groups of alike sessions above that
-# (model.aggregate: two weeks 5.4 s, four weeks 27 s, region 38 s; on the hospital week its
+# (model.aggregate: two weeks 5.4 s, four weeks 27-30 s, region 38-42 s; on the hospital week its
 # bound is 1.4 % below the session-by-session one).
 COMPACT_SHARE = 0.45
 # Without the monolithic MILP, the LP's plans and bound are all there is: it may take more (four
-# weeks need 27 s of a 60 s run).
+# weeks need 27-30 s of a 60 s run).
 LARGE_COMPACT_SHARE = 0.6
 COMPACT_MAX_PAIRS = 500_000
 # Share of the time then left for the plans from the compact LP (mostly the restricted MILP):
@@ -144,6 +144,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     rel = relaxation(data)
     compact = None
     lp_seconds: dict[str, float] = {"relaxation": round(time.perf_counter() - t, 3)}
+    lp_figures: dict[str, Any] = {}  # the compact LP's and the restricted MILP's, other than time
 
     def plans_from(x: np.ndarray, source: str, seconds: float, aggregated: bool = False) -> None:
         """The plans of orplan.rounding from an LP solution, as alternatives."""
@@ -154,6 +155,8 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
             alternatives[name], starts[name] = mask, times
         lp_seconds[f"{source.split()[0]}_plans"] = round(
             time.perf_counter() - started_plans, 3)
+        if "milp_objective" in lp_seconds:
+            lp_figures["restricted_milp_objective"] = lp_seconds.pop("milp_objective")
 
     if len(rel.p):
         budget = (deadline - time.time()) * (COMPACT_SHARE if monolithic else LARGE_COMPACT_SHARE)
@@ -165,15 +168,17 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
         else:
             compact = solve_compact(rel, order, budget, settings.threads, settings.seed)
         lp_seconds.update({"compact_lp": round(compact.seconds, 3),
-                           "compact_lp_build": round(compact.build_seconds, 3),
-                           "compact_lp_rounds": compact.rounds})
+                           "compact_lp_build": round(compact.build_seconds, 3)})
+        lp_figures.update({"aggregated": bool(aggregated), "optimal": compact.optimal,
+                           "sifting_rounds": compact.rounds, "pairs": compact.columns})
         if compact.solved:
             # Its plans take the time left but a little: at hospital scale, column generation
             # from its prices did not raise its bound (69,445,535 after 17 rounds) and the
             # dive's plans lost to these (77.6 M against 73.7 M).
-            # The patterns then need a few rounds of session knapsacks: their time is kept.
+            # The patterns then need a few rounds of session knapsacks: their time is kept,
+            # measured on the bound at the LP's prices (reported on its own).
             t = time.perf_counter()
-            lagrangian_bound(rel, compact.prices)
+            lp_figures["bound"] = lagrangian_bound(rel, compact.prices)
             evaluation = time.perf_counter() - t
             left = deadline - time.time() - PATTERN_EVALUATIONS * evaluation
             plans_from(compact.x, "aggregated LP" if aggregated else "compact LP",
@@ -199,6 +204,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
         alternatives["patterns"] = greedy_assignment(data, first, preferred=preferred,
                                                      allow_overtime=True, flip_rooms=True)
     pattern_figures = {"bound": _finite(patterns.bound), "rounds": patterns.rounds,
+                       "compact_lp": lp_figures,
                        "columns": patterns.columns, "root_converged": patterns.root_converged,
                        "seconds": patterns.seconds}
     pattern_s = time.perf_counter() - started
