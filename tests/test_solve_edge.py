@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+from orplan.greedy import priced_plan
+from orplan.model.build import planning_data
 from orplan.solve import (
     SolverProcessError,
     SolverSettings,
@@ -31,7 +33,10 @@ def test_isolated_solve_matches_in_process(case_dir):
               [{}, {}])
     case = loaded(case_dir)
     deadline = time.time() + 30
-    isolated = solve_isolated(case, deadline, SETTINGS)
+    # the isolated solve is given the priced greedy plan the pipeline makes; the direct one
+    # makes it itself: the same plan, so the same result
+    start, _ = priced_plan(planning_data(case))
+    isolated = solve_isolated(case, deadline, SETTINGS, start=start)
     direct = build_and_solve(case, deadline, SETTINGS)
     assert isolated.report.status == direct.report.status == Status.OPTIMAL
     assert isolated.report.objective == pytest.approx(direct.report.objective)

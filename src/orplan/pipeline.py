@@ -131,13 +131,14 @@ def greedy_stage(data: PlanningData, priced: bool = False,
                         "pairs_signature": pairs_signature(data.pairs)}, starts=starts)
 
 
-def solve_stage(case: Case, deadline: float, options: SolveOptions) -> SolveResult:
+def solve_stage(case: Case, deadline: float, options: SolveOptions,
+                start: np.ndarray | None = None) -> SolveResult:
     settings = SolverSettings(options.gap, options.threads, options.seed,
                               str(options.solver_log) if options.solver_log else None,
                               options.verbose)
     if options.isolate:
-        return solve_isolated(case, deadline, settings)
-    return build_and_solve(case, deadline, settings)
+        return solve_isolated(case, deadline, settings, start=start)
+    return build_and_solve(case, deadline, settings, start)
 
 
 def report_stage(data: PlanningData,
@@ -229,7 +230,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         reserve = max(WRITE_RESERVE_S, WRITE_RESERVE_SHARE * options.time_limit,
                       WRITE_RESERVE_TIMINGS * timing)
         deadline = time.time() + options.time_limit - (t - started) - reserve
-        result = solve_stage(case, deadline, options)
+        result = solve_stage(case, deadline, options, start_plan.chosen)
         t = lap("solve", t)
         # the child's build time is part of the solve stage's wall time; report it on its own
         solve_wall = times.pop("solve")

@@ -120,7 +120,8 @@ PATTERN_EVALUATIONS = 5
 ROOT_SHARE = 0.6
 
 
-def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> SolveResult:
+def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
+                    start: np.ndarray | None = None) -> SolveResult:
     """Session patterns first (a bound valid for the full model and a plan, see orplan.colgen),
     then, for models small enough, the monolithic MILP with the time left. The bound reported is
     the better of the two valid bounds."""
@@ -136,7 +137,9 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
     data = planning_data(case)
     duration = case.waitlist["duration_min"].to_numpy(dtype=float)
     order = priced_order(data.priority, duration)
-    start_plan, _ = priced_plan(data, first=order)
+    # the caller's priced greedy plan if given (the same plan: it saves making it again)
+    start_plan = start if start is not None and len(start) == len(data.pairs) else \
+        priced_plan(data, first=order)[0]
     monolithic = len(data.pairs) <= MONOLITHIC_MAX_PAIRS
     alternatives: dict[str, np.ndarray] = {}
     starts: dict[str, np.ndarray] = {}
@@ -237,9 +240,10 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings) -> So
                        size, alternatives, starts, pattern_figures)
 
 
-def _child(sender: Connection, target: Callable[..., SolveResult], args: tuple[Any, ...]) -> None:
+def _child(sender: Connection, target: Callable[..., SolveResult], args: tuple[Any, ...],
+           kwargs: dict[str, Any]) -> None:
     try:
-        sender.send(("ok", target(*args)))
+        sender.send(("ok", target(*args, **kwargs)))
     except BaseException:
         sender.send(("error", traceback.format_exc()))
     finally:
@@ -247,15 +251,18 @@ def _child(sender: Connection, target: Callable[..., SolveResult], args: tuple[A
 
 
 def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
-                   target: Callable[..., SolveResult] = build_and_solve) -> SolveResult:
+                   target: Callable[..., SolveResult] = build_and_solve,
+                   start: np.ndarray | None = None) -> SolveResult:
     """Run `target(case, deadline - GRACE_S, settings)` in a child process; kill it at `deadline`
     (a hard promise) and report no plan if it has not answered by then, or if it died without
-    answering (for instance out of memory). An error raised in it is raised here."""
+    answering (for instance out of memory). An error raised in it is raised here. `start` (the
+    priced greedy plan, see build_and_solve) is passed on when given."""
     context = multiprocessing.get_context("spawn")  # fork is unsafe: BLAS threads already run
     receiver, sender = context.Pipe(duplex=False)
     soft_deadline = deadline - min(GRACE_S, max(0.0, deadline - time.time()) / 4)
     process = context.Process(target=_child,
-                              args=(sender, target, (case, soft_deadline, settings)), daemon=True)
+                              args=(sender, target, (case, soft_deadline, settings),
+                                    {} if start is None else {"start": start}), daemon=True)
     started = time.perf_counter()
     process.start()
     sender.close()
