@@ -108,6 +108,11 @@ COMPACT_SHARE = 0.45
 # weeks need 27-30 s of a 60 s run).
 LARGE_COMPACT_SHARE = 0.6
 COMPACT_MAX_PAIRS = 500_000
+# What follows the LP (rounding and repair by the greedy rule, a few knapsack rounds) takes time
+# that grows with the case, not with the budget: at least this many times what making the
+# relaxation took is left after the LP (four weeks: 1.7 s for the relaxation, 16 s after the LP;
+# without it the LP took its whole share and the solver overran its deadline by 6 s).
+AFTER_LP_RELAXATIONS = 10.0
 # Share of the time then left for the plans from the compact LP (mostly the restricted MILP):
 # most of it when the monolithic MILP is not built, a little when it follows.
 ROUNDING_SHARE = 0.9
@@ -162,7 +167,9 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
             lp_figures["restricted_milp_objective"] = lp_seconds.pop("milp_objective")
 
     if len(rel.p):
-        budget = (deadline - time.time()) * (COMPACT_SHARE if monolithic else LARGE_COMPACT_SHARE)
+        left = deadline - time.time()
+        budget = min(left * (COMPACT_SHARE if monolithic else LARGE_COMPACT_SHARE),
+                     left - AFTER_LP_RELAXATIONS * lp_seconds["relaxation"])
         # session by session where that is small enough, else over groups of alike sessions
         aggregated = patients_to_cover(rel, order)[rel.p].sum() > COMPACT_MAX_PAIRS
         if aggregated:
