@@ -200,13 +200,15 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
                       threads: int = 1, seed: int = 0, root_share: float = 0.5,
                       dive_rounds: int = 8, rel: Relaxation | None = None,
                       compact: CompactResult | None = None,
-                      minute_prices: bool = True, dive: bool = True) -> PatternResult:
+                      minute_prices: bool = True, dive: bool = True,
+                      compact_bound: float | None = None) -> PatternResult:
     """Root column generation (the bound) for at most `root_share` of `seconds`, then diving (the
     plan) for the rest. `start` (a mask over data.pairs: a feasible plan) gives the first
     patterns. `rel` is data's relaxation if already made. A solved compact LP
     (orplan.model.compact) gives the first bound, the first patterns and the centre of the
     smoothing; without one, `minute_prices` (model.bound.minute_price_bound) give them. Without
-    `dive`, the root's LP solution (per pair) is returned instead of a plan, in `root_x`."""
+    `dive`, the root's LP solution (per pair) is returned instead of a plan, in `root_x`.
+    `compact_bound`: the bound at the compact LP's prices, if the caller has it."""
     started = time.perf_counter()
     deadline = started + seconds
     if rel is None:
@@ -223,7 +225,8 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
         # weeks, 3 of 8 sifting rounds: a bound of -21 M where minute prices give 21 M)
         t = time.perf_counter()
         bound, prices = minute_price_bound(rel, deadline=started + seconds / 2)
-        if best_prices is None or bound > lagrangian_bound(rel, best_prices):
+        if best_prices is None or bound > (lagrangian_bound(rel, best_prices)
+                                           if compact_bound is None else compact_bound):
             best_prices = prices
         times["minute_prices"] = round(time.perf_counter() - t, 3)
     if best_prices is not None:  # the first bound and the first patterns

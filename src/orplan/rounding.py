@@ -65,11 +65,10 @@ def pack(data: PlanningData, x: np.ndarray, patients: np.ndarray,
     pairs = data.pairs
     p, s = pairs["p"].to_numpy(), pairs["s"].to_numpy()
     n_groups = int(group.max()) + 1 if len(group) else 1
-    value = np.bincount(np.arange(len(p)), weights=x, minlength=len(p))
     # each patient's group of most LP value
     key = p.astype(np.int64) * n_groups + group[s]
     unique, inverse = np.unique(key, return_inverse=True)
-    group_value = np.bincount(inverse, weights=value, minlength=len(unique))
+    group_value = np.bincount(inverse, weights=x, minlength=len(unique))
     by_value = np.lexsort((-group_value, unique // n_groups))
     first = by_value[np.r_[True, (unique // n_groups)[by_value][1:]
                            != (unique // n_groups)[by_value][:-1]]]

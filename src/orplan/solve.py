@@ -200,7 +200,8 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
     # gave plans (then the patterns only price them: the bound).
     patterns = generate_patterns(data, start_plan, pattern_seconds, settings.threads,
                                  settings.seed, root_share=0.5 if monolithic else ROOT_SHARE,
-                                 rel=rel, compact=compact, dive=monolithic)
+                                 rel=rel, compact=compact, dive=monolithic,
+                                 compact_bound=lp_figures.get("bound"))
     if not monolithic and not alternatives and patterns.root_x is not None and len(rel.p):
         plans_from(patterns.root_x, "pattern LP", deadline - time.time())
     patterns.seconds.update(lp_seconds)

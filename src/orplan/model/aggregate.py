@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from orplan.model.bound import Prices, Relaxation
+from orplan.model.bound import Prices, Relaxation, rows_as_bits
 from orplan.model.compact import CompactResult, solve_compact
 
 GROUP_COLUMNS = ("date", "capacity", "max_ot", "open_cost", "specialty", "equipment")
@@ -39,7 +39,6 @@ GROUP_COLUMNS = ("date", "capacity", "max_ot", "open_cost", "specialty", "equipm
 @dataclass
 class Aggregation:
     rel: Relaxation  # the aggregated model (sessions are groups); for the compact LP only
-    group: np.ndarray  # per session: its group
     pair_of: np.ndarray  # per pair of the full relaxation: its aggregated pair
     link_of: np.ndarray  # per linking row of the full relaxation: its aggregated row
     equipment_of: np.ndarray  # per equipment row of the full relaxation: its aggregated row
@@ -98,9 +97,6 @@ def aggregate(rel: Relaxation, sessions: pd.DataFrame) -> Aggregation:
     l_pair, l_row, l_coef = _least_over_group(pair_of[rel.link_pair], link_of[rel.link_row],
                                               rel.link_coef, n_link, sessions_of)
     link_rhs = np.bincount(link_of, weights=rel.link_rhs, minlength=n_link)
-    names = [""] * n_link
-    for row, name in zip(link_of, rel.link_names, strict=True):
-        names[int(row)] = name
     # equipment rows, summed by (type, date)
     equipment_of = np.asarray(rel.equipment_merge, dtype=np.int64)
     n_eq = int(equipment_of.max()) + 1 if len(equipment_of) else 0
@@ -108,15 +104,8 @@ def aggregate(rel: Relaxation, sessions: pd.DataFrame) -> Aggregation:
     needs_pair, needs_row = _needs(rel)
     e_pair, e_row, _ = _least_over_group(pair_of[needs_pair], equipment_of[needs_row],
                                          np.ones(len(needs_pair)), n_eq, sessions_of)
-    # each group's rows (sorted) and each pair's needs as bits over them
-    used = np.unique(agg_s[e_pair] * max(n_eq, 1) + e_row)
-    used_group, used_row = used // max(n_eq, 1), used % max(n_eq, 1)
-    group_start = np.searchsorted(used_group, np.arange(n_groups + 1))
-    session_rows = [used_row[group_start[g]:group_start[g + 1]] for g in range(n_groups)]
-    bit = (np.searchsorted(used, agg_s[e_pair] * max(n_eq, 1) + e_row)
-           - group_start[agg_s[e_pair]])
-    pair_needs = np.zeros(len(unique), dtype=np.int64)
-    np.bitwise_or.at(pair_needs, e_pair, np.left_shift(1, bit))
+    session_rows, pair_needs = rows_as_bits(agg_s[e_pair], e_row, e_pair, n_groups, n_eq,
+                                            len(unique))
     turnover = rel.turnover
     capacity = count * rel.capacity[first] + (count - 1) * turnover
     limit = count * rel.session_limit[first] + (count - 1) * turnover
@@ -125,14 +114,14 @@ def aggregate(rel: Relaxation, sessions: pd.DataFrame) -> Aggregation:
         constant=rel.constant, p=agg_p, s=agg_s, gain=rel.gain[a_pair],
         base_profit=rel.base_profit[a_pair], duration=rel.duration[a_pair],
         weight=rel.weight[a_pair], link_pair=l_pair, link_row=l_row, link_coef=l_coef,
-        link_rhs=link_rhs, link_names=names, link_merge=np.arange(n_link),
+        link_rhs=link_rhs, link_merge=np.arange(n_link),
         equipment_units=units, pair_needs=pair_needs, session_rows=session_rows,
         equipment_merge=np.arange(n_eq), session_cap=np.zeros(n_groups, dtype=np.int64),
         session_free=np.zeros(n_groups), session_fixed=np.zeros(n_groups),
         overtime_price=rel.overtime_price, n_patients=rel.n_patients, capacity=capacity,
         session_limit=limit, open_cost=open_cost, turnover=turnover,
         idle_weight=rel.idle_weight, overtime_weight=rel.overtime_weight, session_count=count)
-    return Aggregation(agg, group, pair_of, link_of, equipment_of)
+    return Aggregation(agg, pair_of, link_of, equipment_of)
 
 
 def _needs(rel: Relaxation) -> tuple[np.ndarray, np.ndarray]:
@@ -163,5 +152,5 @@ def solve_aggregated(rel: Relaxation, sessions: pd.DataFrame, order: np.ndarray,
                            seed)
     return dataclasses.replace(
         result, prices=agg.prices(result.prices), x=agg.spread(result.x),
-        reduced=result.reduced[agg.pair_of], seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started,
         build_seconds=result.build_seconds + aggregated - started)

@@ -48,7 +48,6 @@ class Relaxation:
     link_row: np.ndarray
     link_coef: np.ndarray
     link_rhs: np.ndarray  # per linking row
-    link_names: list[str]  # per linking row: its family
     # per linking row: rows with equal codes may be summed when sessions are aggregated
     # (model.aggregate): a ward-bed day of a session's site merges with the other sites' of that
     # day; surgeon days and named wards stay apart
@@ -90,14 +89,13 @@ def relaxation(data: PlanningData) -> Relaxation:
     constant = float((priority["leave_out_cost"] + priority["breach_cost"]
                       + priority["overdue_cost"]).sum())
     links = [_surgeon_limits(data, p, s, duration), _bed_days(data, p, s)]
-    offset, pairs_, rows_, coefs_, rhs_, names, merge = 0, [], [], [], [], [], []
+    offset, pairs_, rows_, coefs_, rhs_, merge = 0, [], [], [], [], []
     for name, (pair, row, coef, rhs, keys) in zip(("surgeon_day_limit", "beds"), links,
                                                   strict=True):
         pairs_.append(pair.astype(np.int32))
         rows_.append((row + offset).astype(np.int32))
         coefs_.append(coef.astype(np.float32))
         rhs_.append(rhs)
-        names += [name] * len(rhs)
         merge += [(name, *key) for key in keys]
         offset += len(rhs)
     link_merge = (pd.factorize(pd.Series(merge, dtype=object))[0] if merge
@@ -107,8 +105,8 @@ def relaxation(data: PlanningData) -> Relaxation:
         constant=constant, p=p, s=s, gain=gain,
         base_profit=gain + weights.idle_min * (duration + turnover), duration=duration,
         weight=minutes // grid, link_pair=np.concatenate(pairs_), link_row=np.concatenate(rows_),
-        link_coef=np.concatenate(coefs_), link_rhs=np.concatenate(rhs_), link_names=names,
-        link_merge=link_merge, equipment_units=units, pair_needs=pair_needs,
+        link_coef=np.concatenate(coefs_), link_rhs=np.concatenate(rhs_), link_merge=link_merge,
+        equipment_units=units, pair_needs=pair_needs,
         session_rows=session_rows, equipment_merge=equipment_merge,
         session_cap=limit // grid, session_free=(capacity + turnover) / grid,
         session_fixed=(weights.idle_min * (capacity + turnover)
@@ -257,16 +255,23 @@ def _equipment_rows(data: PlanningData, p: np.ndarray, s: np.ndarray
     pair, codes = pair[keep], (np.cumsum(binding) - 1)[codes[keep]]
     units = units[binding]
     merge = pd.factorize(merge[binding])[0]
-    # each session's rows (sorted) and each pair's needs as bits over them
-    n_rows = max(len(units), 1)
-    key = s[pair].astype(np.int64) * n_rows + codes
-    used = np.unique(key)
-    start = np.searchsorted(used // n_rows, np.arange(n_sessions + 1))
-    session_rows = [used[start[k]:start[k + 1]] % n_rows for k in range(n_sessions)]
-    pair_needs = np.zeros(len(p), dtype=np.int64)
-    bit = np.searchsorted(used, key) - start[s[pair]]
-    np.bitwise_or.at(pair_needs, pair, np.left_shift(1, bit))
+    session_rows, pair_needs = rows_as_bits(s[pair], codes, pair, n_sessions, len(units), len(p))
     return units.astype(float), pair_needs, session_rows, merge
+
+
+def rows_as_bits(owner: np.ndarray, row: np.ndarray, item: np.ndarray, n_owners: int,
+                 n_rows: int, n_items: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """From (owner, row, item) triples (a session, an equipment row its cases may need, a pair in
+    it that needs the row): each owner's rows, sorted, and each item's needs as bits over its
+    owner's rows (bit j: the j-th)."""
+    n_rows = max(n_rows, 1)
+    key = owner.astype(np.int64) * n_rows + row
+    used = np.unique(key)
+    start = np.searchsorted(used // n_rows, np.arange(n_owners + 1))
+    owner_rows = [used[start[k]:start[k + 1]] % n_rows for k in range(n_owners)]
+    needs = np.zeros(n_items, dtype=np.int64)
+    np.bitwise_or.at(needs, item, np.left_shift(1, np.searchsorted(used, key) - start[owner]))
+    return owner_rows, needs
 
 
 @dataclass

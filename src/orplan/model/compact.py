@@ -54,7 +54,6 @@ PRICE_TOLERANCE = 1e-6
 class CompactResult:
     prices: Prices
     x: np.ndarray  # per pair of the relaxation: the LP's value (0 for patients left out)
-    reduced: np.ndarray  # per pair: the LP's reduced cost (inf for patients left out)
     value: float  # the restricted LP's objective (a heuristic figure: not a bound)
     optimal: bool  # solved to optimality over all its pairs
     solved: bool  # an LP over some of its pairs was solved: prices and x are usable (if not
@@ -210,9 +209,7 @@ def solve_compact(rel: Relaxation, order: np.ndarray, seconds: float, threads: i
     if col_value is not None:
         in_lp = solved_columns < n_pairs
         x[idx[solved_columns[in_lp]]] = np.clip(col_value[in_lp], 0.0, 1.0)
-    reduced = np.full(len(rel.p), np.inf)
-    reduced[idx] = _reduced(cost, entry_col, entry_row, entry_value, row_dual, n_pairs)
-    return CompactResult(prices, x, reduced, lp_value, optimal, col_value is not None,
+    return CompactResult(prices, x, lp_value, optimal, col_value is not None,
                          int(keep_patient.sum()), time.perf_counter() - started, built, rounds,
                          int((solved_columns < n_pairs).sum()))
 
