@@ -159,7 +159,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
         started_plans = time.perf_counter()
         for name, (mask, times) in compact_plans(data, order, x, seconds, settings.threads,
                                                  settings.seed, source, lp_seconds,
-                                                 aggregated).items():
+                                                 aggregated, rel).items():
             alternatives[name], starts[name] = mask, times
         lp_seconds[f"{source.split()[0]}_plans"] = round(
             time.perf_counter() - started_plans, 3)
