@@ -18,6 +18,9 @@ Both place flip rooms by the minutes rule, which a day's timing cannot always ho
 timed by list scheduling, the cases of sessions that would end past their allowed overtime are
 taken out, and the greedy planner, timing cases as it places them, fills the room left around the
 timed cases (those patients first, their session preferred). The result needs no search to time.
+
+Given the relaxation, each plan is then refilled (orplan.refill) and timed again, a few times: the
+plans named with " refilled".
 """
 
 from __future__ import annotations
