@@ -12,7 +12,7 @@ from orplan.greedy import greedy_assignment, priced_order
 from orplan.model.bound import relaxation
 from orplan.model.build import planning_data
 from orplan.pipeline import extract_stage
-from orplan.refill import _State, refill, surgeon_days
+from orplan.refill import plan_values, refill, surgeon_days
 from orplan.rounding import timed_repair
 from orplan.verify import verify_plan
 
@@ -24,8 +24,7 @@ FOREVER = float("inf")
 
 def _value(rel, chosen: np.ndarray) -> float:
     """What the plan takes off the objective, by the relaxation's measure."""
-    state = _State(rel, chosen, len(rel.session_cap), len(rel.link_rhs))
-    return float(state.values(rel, chosen).sum())
+    return float(plan_values(rel, chosen).sum())
 
 
 def test_a_long_urgent_case_replaces_a_short_one_and_fills_the_session(case_dir):

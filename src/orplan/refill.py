@@ -52,7 +52,7 @@ def refill(rel: Relaxation, chosen: np.ndarray, deadline: float,
     objective units, by the relaxation's objective). Stops at `deadline` (time.perf_counter()).
     `surgeon_day` (see `surgeon_days`) keeps new cases out of flip rooms."""
     chosen = chosen.copy()
-    n_sessions, n_links = len(rel.session_cap), len(rel.link_rhs)
+    n_sessions = len(rel.session_cap)
     planned = np.zeros(rel.n_patients, dtype=bool)
     planned[rel.p[chosen]] = True
     by_pair = np.argsort(rel.link_pair, kind="stable")
@@ -64,15 +64,15 @@ def refill(rel: Relaxation, chosen: np.ndarray, deadline: float,
         round_started = time.perf_counter()
         if round_started + last >= deadline:
             break
-        state = _State(rel, chosen, n_sessions, n_links)
-        free = ~planned[rel.p] & (rel.base_profit > 0) & state.fits(rel)
+        state = _State(rel, chosen)
+        free = ~planned[rel.p] & (rel.base_profit > 0) & state.fits()
         rooms = _Rooms(rel, chosen, surgeon_day) if surgeon_day is not None else None
         if rooms is not None:
             free &= ~rooms.elsewhere(rel.s)
         profit = np.where(chosen | _candidates(rel, free), rel.base_profit, 0.0)
         values, picked = session_values(rel, profit, np.zeros(n_eq), want_choice=True)
         assert picked is not None
-        current = state.values(rel, chosen)
+        current = plan_values(rel, chosen)
         better = np.flatnonzero(values > current + MIN_GAIN * np.maximum(1.0, np.abs(current)))
         if len(better) == 0 or time.perf_counter() >= deadline:
             break
@@ -86,16 +86,15 @@ def refill(rel: Relaxation, chosen: np.ndarray, deadline: float,
         for s in better[np.argsort(-(values - current)[better], kind="stable")]:
             new = picked_pairs[starts[s]:starts[s + 1]]
             old = old_pairs[old_starts[s]:old_starts[s + 1]]
-            old = old[chosen[old]]  # (unchanged this round: sessions are taken once)
             joining = new[~np.isin(new, old)]
             if planned[rel.p[joining]].any():
                 continue  # a session taken before took one of them
-            if rooms is not None and not rooms.take(s, new, old):
+            if rooms is not None and not rooms.allows(s, joining):
                 continue
-            if not state.take(rel, s, old, new, by_pair, link_ptr):
-                if rooms is not None:
-                    rooms.undo(s, new, old)
+            if not state.take(s, old, new, by_pair, link_ptr):
                 continue
+            if rooms is not None:
+                rooms.move(s, new, old)
             chosen[old] = False
             chosen[new] = True
             planned[rel.p[old]] = False
@@ -106,6 +105,18 @@ def refill(rel: Relaxation, chosen: np.ndarray, deadline: float,
         if gained <= 0.0:
             break
     return chosen, gains
+
+
+def plan_values(rel: Relaxation, chosen: np.ndarray) -> np.ndarray:
+    """Per session: what the plan's cases in it take off the objective (the knapsacks' measure,
+    as `bound.session_values`)."""
+    pairs = np.flatnonzero(chosen)
+    n = len(rel.session_cap)
+    units = np.bincount(rel.s[pairs], weights=rel.weight[pairs], minlength=n)
+    profit = np.bincount(rel.s[pairs], weights=rel.base_profit[pairs], minlength=n)
+    over = np.maximum(0.0, units - rel.session_free)
+    used = np.bincount(rel.s[pairs], minlength=n) > 0
+    return np.where(used, profit - rel.overtime_price * over - rel.session_fixed, 0.0)
 
 
 def _candidates(rel: Relaxation, free: np.ndarray) -> np.ndarray:
@@ -153,26 +164,23 @@ class _Rooms:
             if held[s] == 0:
                 del held[s]
 
-    def take(self, s: int, new: np.ndarray, old: np.ndarray) -> bool:
-        """Book session s's new cases for its old ones if no case joining it has its surgeon-day
-        in another session."""
-        joining = new[~np.isin(new, old)]
-        for c in set(self.code[joining].tolist()) - {-1}:
-            if any(other != s for other in self.sessions.get(c, {})):
-                return False
+    def allows(self, s: int, joining: np.ndarray) -> bool:
+        """No case joining session s has its surgeon-day in another session."""
+        return not any(other != s for c in set(self.code[joining].tolist()) - {-1}
+                       for other in self.sessions.get(c, {}))
+
+    def move(self, s: int, new: np.ndarray, old: np.ndarray) -> None:
+        """Session s now holds `new` instead of `old`."""
         self._change(s, new, 1)
         self._change(s, old, -1)
-        return True
-
-    def undo(self, s: int, new: np.ndarray, old: np.ndarray) -> None:
-        self._change(s, old, 1)
-        self._change(s, new, -1)
 
 
 class _State:
     """What the plan uses of the rows shared between sessions, and each session's part in it."""
 
-    def __init__(self, rel: Relaxation, chosen: np.ndarray, n_sessions: int, n_links: int):
+    def __init__(self, rel: Relaxation, chosen: np.ndarray):
+        self.rel = rel
+        n_sessions, n_links = len(rel.session_cap), len(rel.link_rhs)
         on = chosen[rel.link_pair]
         self.usage = np.bincount(rel.link_row[on], weights=rel.link_coef[on],
                                  minlength=n_links).astype(float)
@@ -185,11 +193,11 @@ class _State:
         np.bitwise_or.at(self.holds, rel.s[chosen], rel.pair_needs[chosen])
         self.eq_usage = np.zeros(len(rel.equipment_units))
         for s in np.flatnonzero(self.holds).tolist():
-            self.eq_usage[self._rows(rel, s, int(self.holds[s]))] += 1
+            self.eq_usage[self._rows(s, int(self.holds[s]))] += 1
 
-    @staticmethod
-    def _rows(rel: Relaxation, s: int, bits: int) -> np.ndarray:
-        rows = rel.session_rows[s]
+    def _rows(self, s: int, bits: int) -> np.ndarray:
+        """Session s's equipment rows of these bits."""
+        rows = self.rel.session_rows[s]
         return rows[[(bits >> j) & 1 == 1 for j in range(len(rows))]]
 
     def _own(self, sessions: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -200,9 +208,10 @@ class _State:
         at = np.minimum(np.searchsorted(self.own_keys, keys), len(self.own_keys) - 1)
         return np.where(self.own_keys[at] == keys, self.own[at], 0.0)
 
-    def fits(self, rel: Relaxation) -> np.ndarray:
+    def fits(self) -> np.ndarray:
         """Per pair: whether it alone fits what the rest of the plan (its own session's cases
         out) leaves of every linking row and equipment unit."""
+        rel = self.rel
         ok = np.ones(len(rel.p), dtype=bool)
         if len(rel.link_pair):
             sessions = rel.s[rel.link_pair]
@@ -219,19 +228,10 @@ class _State:
             ok &= (rel.pair_needs & blocked[rel.s]) == 0
         return ok
 
-    def values(self, rel: Relaxation, chosen: np.ndarray) -> np.ndarray:
-        """Per session: what its cases take off the objective (the knapsacks' measure)."""
-        pairs = np.flatnonzero(chosen)
-        n = len(rel.session_cap)
-        units = np.bincount(rel.s[pairs], weights=rel.weight[pairs], minlength=n)
-        profit = np.bincount(rel.s[pairs], weights=rel.base_profit[pairs], minlength=n)
-        over = np.maximum(0.0, units - rel.session_free)
-        used = np.bincount(rel.s[pairs], minlength=n) > 0
-        return np.where(used, profit - rel.overtime_price * over - rel.session_fixed, 0.0)
-
-    def take(self, rel: Relaxation, s: int, old: np.ndarray, new: np.ndarray,
-             by_pair: np.ndarray, link_ptr: np.ndarray) -> bool:
+    def take(self, s: int, old: np.ndarray, new: np.ndarray, by_pair: np.ndarray,
+             link_ptr: np.ndarray) -> bool:
         """Book session s's new cases in place of its old ones if every shared row still holds."""
+        rel = self.rel
         def entries(pairs: np.ndarray) -> np.ndarray:
             if len(pairs) == 0:
                 return np.empty(0, dtype=np.int64)
@@ -247,11 +247,11 @@ class _State:
             return False
         bits = int(np.bitwise_or.reduce(rel.pair_needs[new])) if len(new) else 0
         held = int(self.holds[s])
-        gaining = self._rows(rel, s, bits & ~held)
+        gaining = self._rows(s, bits & ~held)
         if np.any(self.eq_usage[gaining] + 1 > rel.equipment_units[gaining] + 1e-9):
             return False
         self.usage += delta
         self.eq_usage[gaining] += 1
-        self.eq_usage[self._rows(rel, s, held & ~bits)] -= 1
+        self.eq_usage[self._rows(s, held & ~bits)] -= 1
         self.holds[s] = bits
         return True
