@@ -5,9 +5,10 @@ in one day ("flip rooms") and must never be in two cases at once. It is list sch
 room, first_case patients come first and last_case patients last; between those, longer cases go
 earlier (the usual rule: long, complex cases in the morning, short ones fill the end of the day).
 Whenever a room is free, it takes the case that can start soonest given its surgeon; the earliest
-possible start across all rooms is scheduled next. If that leaves a session past its allowed
-overtime (a surgeon's waits piled up), the day is timed again with the cases of surgeons who work
-several rooms first, then with shortest first. If no rule fits, the late sessions and every
+possible start across all rooms is scheduled next. Each group of rooms linked by surgeons who
+work in several is timed on its own: if that leaves a session past its allowed overtime (a
+surgeon's waits piled up), the group is timed again with the cases of surgeons who work several
+rooms first, then with shortest first. If no rule fits, the late sessions and every
 session linked to them by a shared surgeon are timed exactly (a small disjunctive MILP: order
 binaries for cases sharing a room or a surgeon, least overtime); a plan that was timed as it was
 built (orplan.greedy with `times`) keeps its own starts there instead, as exact timing does not
@@ -109,21 +110,51 @@ def _late_sessions(timed: pd.DataFrame, limit: np.ndarray) -> pd.Series:
     return last_end[last_end > limit[last_end.index] + 1e-6]
 
 
+def _components(day_cases: pd.DataFrame) -> np.ndarray:
+    """Per case: a code of its group of sessions, linked by surgeons who work in several. Groups
+    share nobody, so each can be timed on its own."""
+    sessions = day_cases["s"].to_numpy()
+    parent = {int(s): int(s) for s in np.unique(sessions)}
+
+    def root(s: int) -> int:
+        while parent[s] != s:
+            parent[s] = parent[parent[s]]
+            s = parent[s]
+        return s
+
+    first_of: dict[str, int] = {}
+    for s, surgeon in zip(sessions.tolist(), day_cases["surgeon_id"].tolist(), strict=True):
+        if surgeon:
+            other = first_of.setdefault(surgeon, s)
+            parent[root(s)] = root(other)
+    return np.array([root(s) for s in sessions.tolist()], dtype=np.int64)
+
+
 def _best_timing(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
                  keep_value: np.ndarray, limit: np.ndarray) -> pd.DataFrame:
-    """The first rule's timing that keeps every session within its allowed overtime, or else the
-    one with the least total lateness."""
-    best: tuple[float, pd.DataFrame] | None = None
-    for rank in _ranks(day_cases, keep_value):
-        timed = _time_day(day_cases.assign(rank=rank), sessions, turnover)
-        late = _late_sessions(timed, limit)
-        if late.empty:
-            return timed
-        lateness = float((late - limit[late.index]).sum())
-        if best is None or lateness < best[0]:
-            best = (lateness, timed)
-    assert best is not None
-    return best[1]
+    """Per group of sessions linked by surgeons (`_components`): the first rule's timing that
+    keeps every session within its allowed overtime, or else the one with the least total
+    lateness. (Choosing one rule for the whole day lost plans: a day whose groups each fit by
+    some rule, but not all by the same one.)"""
+    ranks = _ranks(day_cases, keep_value)
+    group = _components(day_cases)
+    parts = []
+    for code in np.unique(group):
+        part = group == code
+        cases = day_cases[part]
+        best: tuple[float, pd.DataFrame] | None = None
+        for rank in ranks:
+            timed = _time_day(cases.assign(rank=rank[part]), sessions, turnover)
+            late = _late_sessions(timed, limit)
+            if late.empty:
+                best = (0.0, timed)
+                break
+            lateness = float((late - limit[late.index]).sum())
+            if best is None or lateness < best[0]:
+                best = (lateness, timed)
+        assert best is not None
+        parts.append(best[1])
+    return pd.concat(parts, ignore_index=True)
 
 
 def _linked_sessions(day_cases: pd.DataFrame, seeds: set[int]) -> set[int]:
