@@ -1,6 +1,7 @@
 """Refilling sessions (orplan.refill): each session's best cases among its own and the patients
-left out, within every row shared with the rest of the plan, never worse and never a new flip
-room; timed again (rounding.timed_repair), the plan keeps every rule."""
+left out, within every row shared with the rest of the plan, never worse, and a session's new
+cases only where list scheduling still times its group of linked rooms; timed again
+(rounding.timed_repair), the plan keeps every rule."""
 
 import tempfile
 from pathlib import Path
@@ -8,11 +9,12 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
-from orplan.greedy import greedy_assignment, priced_order
+from orplan.greedy import greedy_assignment, leave_out_price, priced_order
 from orplan.model.bound import relaxation
 from orplan.model.build import planning_data
 from orplan.pipeline import extract_stage
-from orplan.refill import plan_values, refill, surgeon_days
+from orplan.plan import list_timing
+from orplan.refill import plan_values, refill
 from orplan.rounding import timed_repair
 from orplan.verify import verify_plan
 
@@ -36,32 +38,49 @@ def test_a_long_urgent_case_replaces_a_short_one_and_fills_the_session(case_dir)
     data = planning_data(loaded(case_dir))
     rel = relaxation(data)
     start = (data.pairs["p"] == 0).to_numpy()
-    chosen, gains = refill(rel, start, FOREVER, surgeon_days(data))
+    chosen, gains = refill(data, rel, start, FOREVER)
     planned = sorted(data.pairs["p"].to_numpy()[chosen].tolist())
     assert planned == [1, 3]  # the urgent 180 minutes and the C case fill the 240 exactly
     assert sum(gains) > 0 and _value(rel, chosen) > _value(rel, start)
-    again, more = refill(rel, chosen, FOREVER, surgeon_days(data))
+    again, more = refill(data, rel, chosen, FOREVER)
     assert np.array_equal(again, chosen) and sum(more) == 0  # a refilled plan stays
 
 
-def test_no_new_flip_room(case_dir):
-    # S1 (08:00-09:00) holds DR1's P1; S2 (08:00-10:00, another room) holds DR2's P3 and has a free
-    # hour. S1 swaps P1 for DR1's urgent P2 (DR1 operates there already); P1 may then not go into
-    # S2 (a new flip room for DR1): the less urgent P4, with no named surgeon, takes the hour.
-    sessions = [{"session_id": "S1", "room": "R1", "start": "08:00", "end": "09:00"},
-                {"session_id": "S2", "room": "R2", "start": "08:00", "end": "10:00"}]
-    make_case(case_dir, [{"duration_min": 60, "surgeon_id": "DR1", "urgency": "C"},
-                         {"duration_min": 60, "surgeon_id": "DR1", "urgency": "A"},
-                         {"duration_min": 60, "surgeon_id": "DR2", "urgency": "D"},
-                         {"duration_min": 60, "urgency": "D"}], sessions)
+def _refilled_pairs(case_dir, waitlist, sessions, start_pairs):
+    make_case(case_dir, waitlist, sessions)
     data = planning_data(loaded(case_dir))
     p, s = data.pairs["p"].to_numpy(), data.pairs["s"].to_numpy()
-    start = ((p == 0) & (s == 0)) | ((p == 2) & (s == 1))
-    chosen, _ = refill(relaxation(data), start, FOREVER, surgeon_days(data))
-    assert sorted(zip(p[chosen].tolist(), s[chosen].tolist(), strict=True)) == [
-        (1, 0), (2, 1), (3, 1)]
-    free, _ = refill(relaxation(data), start, FOREVER)  # without the rule DR1 works both rooms
-    assert set(s[free & (p <= 1)].tolist()) == {0, 1}
+    start = np.zeros(len(p), dtype=bool)
+    for patient, session in start_pairs:
+        start |= (p == patient) & (s == session)
+    chosen, _ = refill(data, relaxation(data), start, FOREVER)
+    return sorted(zip(p[chosen].tolist(), s[chosen].tolist(), strict=True))
+
+
+# DR1's P1 (C) is in S1 (08:00-09:00); DR2's P3 in S2 (another room, 08:00-10:00, a free hour).
+# S1 swaps P1 for DR1's urgent P2; P1 would fill S2's free hour, P4 (D, no surgeon) would too.
+FLIP_WAITLIST = [{"duration_min": 60, "surgeon_id": "DR1", "urgency": "C"},
+                 {"duration_min": 60, "surgeon_id": "DR1", "urgency": "A"},
+                 {"duration_min": 60, "surgeon_id": "DR2", "urgency": "D"},
+                 {"duration_min": 60, "urgency": "D"}]
+
+
+def test_a_new_flip_room_the_timing_allows(case_dir):
+    # DR1 works both rooms (one case at 08:00, the other at 09:00 after DR2's P3): the day times
+    sessions = [{"session_id": "S1", "room": "R1", "start": "08:00", "end": "09:00"},
+                {"session_id": "S2", "room": "R2", "start": "08:00", "end": "10:00"}]
+    pairs = _refilled_pairs(case_dir, FLIP_WAITLIST, sessions, [(0, 0), (2, 1)])
+    assert sorted(p for p, _ in pairs) == [0, 1, 2]
+    assert {s for p, s in pairs if p <= 1} == {0, 1}
+
+
+def test_no_new_flip_room_the_timing_refuses(case_dir):
+    # S2 (08:00-09:00, empty) runs at the same time as S1: DR1 cannot be in both, so S2 takes
+    # one of the D cases (P3 or P4) instead of DR1's urgent P2 or P1
+    sessions = [{"session_id": "S1", "room": "R1", "start": "08:00", "end": "09:00"},
+                {"session_id": "S2", "room": "R2", "start": "08:00", "end": "09:00"}]
+    pairs = _refilled_pairs(case_dir, FLIP_WAITLIST, sessions, [(0, 0)])
+    assert pairs[0] == (1, 0) and len(pairs) == 2 and pairs[1][0] in (2, 3)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
@@ -76,8 +95,7 @@ def test_refilled_plans_keep_every_shared_row_and_never_lose(data_: dict) -> Non
         rel = relaxation(data)
         order = priced_order(data.priority, data.case.waitlist["duration_min"].to_numpy(float))
         start = greedy_assignment(data, order, allow_overtime=True)
-        surgeon_day = surgeon_days(data)
-        chosen, gains = refill(rel, start, FOREVER, surgeon_day)
+        chosen, gains = refill(data, rel, start, FOREVER)
         assert np.bincount(rel.p[chosen], minlength=rel.n_patients).max(initial=0) <= 1
         assert _value(rel, chosen) >= _value(rel, start) - 1e-6
         assert all(g > 0 for g in gains[:-1])
@@ -95,16 +113,15 @@ def test_refilled_plans_keep_every_shared_row_and_never_lose(data_: dict) -> Non
             held[[row for j, row in enumerate(rows) if (bits >> j) & 1]] += 1
         assert np.all(held <= rel.equipment_units + 1e-9)
 
-        def rooms(mask: np.ndarray) -> dict[int, set[int]]:
-            out: dict[int, set[int]] = {}
-            for c, s in zip(surgeon_day[mask].tolist(), rel.s[mask].tolist(), strict=True):
-                if c >= 0:
-                    out.setdefault(c, set()).add(s)
-            return out
+        # a session late by list scheduling after refilling was late before, with the same cases
+        def late(mask: np.ndarray) -> dict[int, set[int]]:
+            timed = list_timing(data.case, data.sessions, data.pairs.loc[mask, ["p", "s"]],
+                                leave_out_price(data.priority))
+            held = timed[timed["late"]]
+            return {int(k): set(v) for k, v in held.groupby("s")["p"]}
 
-        before = rooms(start)
-        for code, sessions in rooms(chosen).items():
-            assert len(sessions) <= 1 or sessions <= before.get(code, set())
+        before, after = late(start), late(chosen)
+        assert all(before.get(k) == cases for k, cases in after.items())
         first = np.argsort(-np.bincount(rel.p[chosen], minlength=rel.n_patients), kind="stable")
         repaired, times = timed_repair(data, chosen, first)
         assert own_timing_is_valid(data, repaired, times)

@@ -61,6 +61,33 @@ def test_list_timing_marks_late_sessions_and_the_repair_refills_them(case_dir):
     assert own_timing_is_valid(data, repaired, times)
 
 
+def test_a_late_group_with_given_starts_keeps_them(case_dir):
+    # three 08:00-12:00 rooms, DR1 and DR2 in all three: every list scheduling rule ends a room
+    # late, the given starts (an exact timing) fit, and the repair keeps them
+    cases = [(2, 30, "DR2"), (0, 90, "DR2"), (2, 120, ""), (2, 60, "DR1"), (1, 60, "DR1"),
+             (0, 90, "DR1"), (1, 90, "DR2")]  # (session, minutes, surgeon) of P1..P7
+    starts = [480.0, 630.0, 510.0, 630.0, 480.0, 540.0, 540.0]
+    make_case(case_dir, [{"duration_min": m, "surgeon_id": dr} for _, m, dr in cases],
+              [{}, {}, {}])
+    data = planning_data(loaded(case_dir))
+    p, s = data.pairs["p"].to_numpy(), data.pairs["s"].to_numpy()
+    chosen = np.array([cases[k][0] for k in p]) == s
+    given = np.where(chosen, np.array(starts)[p], np.nan)
+    assignment = data.pairs.loc[chosen, ["p", "s"]]
+    keep = leave_out_price(data.priority)
+    assert list_timing(data.case, data.sessions, assignment, keep)["late"].any()
+    timed = list_timing(data.case, data.sessions, assignment.assign(start=given[chosen]), keep)
+    assert not timed["late"].any()
+    assert dict(zip(timed["p"], timed["start"], strict=True)) == dict(enumerate(starts))
+    repaired, times = timed_repair(data, chosen, np.arange(len(cases)), given)
+    assert np.array_equal(repaired, chosen) and np.array_equal(times[chosen], given[chosen])
+    assert own_timing_is_valid(data, repaired, times)
+    half = given.copy()
+    half[np.flatnonzero(chosen)[0]] = np.nan  # one case without a start: list scheduling
+    assert list_timing(data.case, data.sessions, assignment.assign(start=half[chosen]),
+                       keep)["late"].any()
+
+
 def test_restricted_milp_plans_within_its_pairs(case_dir):
     make_case(case_dir, [{"duration_min": 120}, {"duration_min": 120}, {"duration_min": 240}],
               [{}, {}])

@@ -47,7 +47,8 @@ class TimedPlan:
     dropped: list[int]  # patient positions removed because they could not be timed
 
 
-def _hint(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+def order_hints(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Per case: 0 for first_case, 2 for last_case, 1 for the rest (the order within a room)."""
     return np.where(first, 0, np.where(last, 2, 1))
 
 
@@ -157,6 +158,31 @@ def _best_timing(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: floa
     return pd.concat(parts, ignore_index=True)
 
 
+def _keep_given(day_cases: pd.DataFrame, timed: pd.DataFrame, late: set[int]) -> pd.DataFrame:
+    """`timed` with each group of sessions linked to a `late` one (`_components`) timed at its
+    given starts instead, where all its cases have one."""
+    group = _components(day_cases)
+    sessions = day_cases["s"].to_numpy()
+    given = day_cases["given"].notna().to_numpy()
+    keep = np.zeros(len(day_cases), dtype=bool)
+    for code in np.unique(group[np.isin(sessions, list(late))]).tolist():
+        part = group == code
+        if given[part].all():
+            keep |= part
+    if not keep.any():
+        return timed
+    kept = _given_timing(day_cases[keep])
+    return pd.concat([timed[~timed["s"].isin(kept["s"])], kept], ignore_index=True)
+
+
+def on_time(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
+            keep_value: np.ndarray, limit: np.ndarray) -> bool:
+    """Whether list scheduling times one day's cases (columns p, s, duration, surgeon_id, hint)
+    with every session within its allowed overtime (`limit`: end plus allowed overtime)."""
+    return _late_sessions(_best_timing(day_cases, sessions, turnover, keep_value, limit),
+                          limit).empty
+
+
 def _linked_sessions(day_cases: pd.DataFrame, seeds: set[int]) -> set[int]:
     """Sessions connected to `seeds` through surgeons who work in several of them."""
     linked = set(seeds)
@@ -260,7 +286,8 @@ def _cases(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame) -> pd.D
         "s": assignment["s"].to_numpy(),
         "duration": waitlist["duration_min"].to_numpy()[p],
         "surgeon_id": waitlist["surgeon_id"].to_numpy()[p],
-        "hint": _hint(waitlist["first_case"].to_numpy()[p], waitlist["last_case"].to_numpy()[p]),
+        "hint": order_hints(waitlist["first_case"].to_numpy()[p],
+                            waitlist["last_case"].to_numpy()[p]),
         "date": sessions["date"].to_numpy()[assignment["s"].to_numpy()],
     })
 
@@ -269,15 +296,22 @@ def list_timing(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
                 keep_value: np.ndarray) -> pd.DataFrame:
     """List scheduling alone, day by day (no exact timing, nothing given up): the cases of
     `assignment` (columns p, s) with their start and whether their session ends past its allowed
-    overtime (column `late`). Dropping the late sessions' cases leaves a timed plan."""
+    overtime (column `late`). Dropping the late sessions' cases leaves a timed plan. With column
+    `start` (a valid timing of some cases, NaN for the others), a group of linked sessions that
+    list scheduling leaves late keeps those starts if all its cases have one."""
     if assignment.empty:
         return pd.DataFrame({"p": [], "s": [], "start": [], "late": []})
     cases = _cases(case, sessions, assignment)
+    if "start" in assignment:
+        cases["given"] = assignment["start"].to_numpy(dtype=float)
     limit = (sessions["end"] + sessions["max_ot"]).to_numpy()
     days = []
     for _, day_cases in cases.groupby("date", sort=True):
         timed = _best_timing(day_cases, sessions, case.config.turnover_min, keep_value, limit)
         late = _late_sessions(timed, limit)
+        if not late.empty and "given" in day_cases:
+            timed = _keep_given(day_cases, timed, set(late.index.tolist()))
+            late = _late_sessions(timed, limit)
         days.append(timed.assign(late=timed["s"].isin(late.index)))
     return pd.concat(days, ignore_index=True)[["p", "s", "start", "late"]]
 

@@ -34,7 +34,7 @@ from orplan.model.aggregate import session_groups
 from orplan.model.bound import Relaxation
 from orplan.model.common import PlanningData
 from orplan.plan import list_timing
-from orplan.refill import refill, surgeon_days
+from orplan.refill import refill
 
 # Patients whose compact LP values sum to more than this are planned first.
 ROUND_FROM = 0.2
@@ -119,10 +119,15 @@ def pack(data: PlanningData, x: np.ndarray, patients: np.ndarray,
     return preferred
 
 
-def timed_repair(data: PlanningData, chosen: np.ndarray,
-                 first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Make a plan timed (see the module text): the chosen pairs and their starts."""
+def timed_repair(data: PlanningData, chosen: np.ndarray, first: np.ndarray,
+                 given: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Make a plan timed (see the module text): the chosen pairs and their starts. `given`: per
+    pair, a start from an earlier timing of a plan (NaN for none); a group of sessions linked by
+    surgeons that list scheduling leaves late keeps them if all its cases have one (it is then
+    as that plan timed it)."""
     assignment = data.pairs.loc[chosen, ["p", "s"]]
+    if given is not None:
+        assignment = assignment.assign(start=given[chosen])
     timed = list_timing(data.case, data.sessions, assignment, leave_out_price(data.priority))
     pair_of = np.full(len(data.priority), -1, dtype=np.int64)
     pair_of[assignment["p"].to_numpy()] = np.flatnonzero(chosen)
@@ -197,16 +202,15 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     if chosen is not None:
         plans[f"{source} MILP"] = timed_repair(data, chosen, first)
     if rel is not None:
-        surgeon_day = surgeon_days(data)
         refill_by = started + seconds - 1.5 * repair
         for name in reversed(list(plans)):  # the MILP's plan first: it is most often the best
             mask, times = plans[name]
             for _ in range(REFILL_PASSES):
                 if time.perf_counter() >= refill_by:
                     break
-                refilled, gains = refill(rel, mask, refill_by, surgeon_day)
+                refilled, gains = refill(data, rel, mask, refill_by)
                 if sum(gains) <= 0:
                     break
-                mask, times = timed_repair(data, refilled, first)
+                mask, times = timed_repair(data, refilled, first, times)
                 plans[f"{name} refilled"] = mask, times
     return plans
