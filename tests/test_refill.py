@@ -46,14 +46,14 @@ def test_a_long_urgent_case_replaces_a_short_one_and_fills_the_session(case_dir)
     assert np.array_equal(again, chosen) and sum(more) == 0  # a refilled plan stays
 
 
-def _refilled_pairs(case_dir, waitlist, sessions, start_pairs):
+def _refilled_pairs(case_dir, waitlist, sessions, start_pairs, timed=True):
     make_case(case_dir, waitlist, sessions)
     data = planning_data(loaded(case_dir))
     p, s = data.pairs["p"].to_numpy(), data.pairs["s"].to_numpy()
     start = np.zeros(len(p), dtype=bool)
     for patient, session in start_pairs:
         start |= (p == patient) & (s == session)
-    chosen, _ = refill(data, relaxation(data), start, FOREVER)
+    chosen, _ = refill(data, relaxation(data), start, FOREVER, timed=timed)
     return sorted(zip(p[chosen].tolist(), s[chosen].tolist(), strict=True))
 
 
@@ -72,6 +72,14 @@ def test_a_new_flip_room_the_timing_allows(case_dir):
     pairs = _refilled_pairs(case_dir, FLIP_WAITLIST, sessions, [(0, 0), (2, 1)])
     assert sorted(p for p, _ in pairs) == [0, 1, 2]
     assert {s for p, s in pairs if p <= 1} == {0, 1}
+
+
+def test_untimed_refilling_makes_no_new_flip_room(case_dir):
+    # as above, but without timing checks: DR1 stays in S1, the free hour goes to P4 (no surgeon)
+    sessions = [{"session_id": "S1", "room": "R1", "start": "08:00", "end": "09:00"},
+                {"session_id": "S2", "room": "R2", "start": "08:00", "end": "10:00"}]
+    pairs = _refilled_pairs(case_dir, FLIP_WAITLIST, sessions, [(0, 0), (2, 1)], timed=False)
+    assert pairs == [(1, 0), (2, 1), (3, 1)]
 
 
 def test_no_new_flip_room_the_timing_refuses(case_dir):

@@ -15,8 +15,8 @@ A session's new cases are taken only if the plan can still be timed: the group o
 to it that day by surgeons who work in several is list-scheduled as the plan will be
 (`plan.on_time`) and must end within every session's allowed overtime. A session refused so is
 then refilled without new flip rooms (no surgeon who operates in another session that day). On
-the hospital week this took the restricted MILP's plan from 74.00 M to 72.67 M in one pass
-(8 s), against 73.02 M with no new flip rooms at all. The caller times the plan again and
+the hospital week the plan written went from 73.02 M (no new flip rooms at all) to 72.49 M
+(benchmarks/README.md). The caller times the plan again and
 repairs it (`rounding.timed_repair`, keeping the starts of groups list scheduling cannot time),
 and keeps it only if it is better.
 """
@@ -51,10 +51,10 @@ def surgeon_days(data: PlanningData) -> np.ndarray:
 
 
 def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: float,
-           max_rounds: int = 50) -> tuple[np.ndarray, list[float]]:
+           max_rounds: int = 50, timed: bool = True) -> tuple[np.ndarray, list[float]]:
     """The plan `chosen` (mask over rel's pairs; rel is data's relaxation) refilled, and the gain
     of each round (in objective units, by the relaxation's objective). Stops at `deadline`
-    (time.perf_counter())."""
+    (time.perf_counter()). Not `timed`: no new flip rooms anywhere, and no timing checks."""
     chosen = chosen.copy()
     n_sessions = len(rel.session_cap)
     planned = np.zeros(rel.n_patients, dtype=bool)
@@ -63,7 +63,7 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
     link_ptr = np.searchsorted(rel.link_pair[by_pair], np.arange(len(rel.p) + 1))
     n_eq = len(rel.equipment_units)
     timing = _Timing(data, rel, chosen)
-    restricted = np.zeros(n_sessions, dtype=bool)  # no new flip rooms: its timing failed
+    restricted = np.full(n_sessions, not timed)  # no new flip rooms (its timing failed)
     gains: list[float] = []
     last = 0.0  # the last round's seconds: a round is not started unless as long a one fits
     for _ in range(max_rounds):
@@ -88,11 +88,13 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
         old_starts = np.searchsorted(rel.s[old_pairs], np.arange(n_sessions + 1))
         gained, newly_restricted = 0.0, 0
         for s in better[np.argsort(-(values - current)[better], kind="stable")].tolist():
+            if time.perf_counter() >= deadline:
+                break  # every session taken so far keeps the plan whole
             new = picked_pairs[starts[s]:starts[s + 1]]
             old = old_pairs[old_starts[s]:old_starts[s + 1]]
             if planned[rel.p[new[~np.isin(new, old)]]].any():
                 continue  # a session taken before took one of them
-            if not timing.allows(s, new):
+            if timed and not timing.allows(s, new):
                 newly_restricted += int(not restricted[s])
                 restricted[s] = True
                 continue
