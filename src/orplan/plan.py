@@ -185,14 +185,10 @@ def on_time(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
 
 def _linked_sessions(day_cases: pd.DataFrame, seeds: set[int]) -> set[int]:
     """Sessions connected to `seeds` through surgeons who work in several of them."""
-    linked = set(seeds)
-    named = day_cases[day_cases["surgeon_id"] != ""]
-    while True:
-        surgeons = set(named.loc[named["s"].isin(linked), "surgeon_id"])
-        grown = linked | set(named.loc[named["surgeon_id"].isin(surgeons), "s"])
-        if grown == linked:
-            return linked
-        linked = grown
+    sessions = day_cases["s"].to_numpy()
+    group = _components(day_cases)
+    linked = np.isin(group, group[np.isin(sessions, list(seeds))])
+    return set(seeds) | {int(s) for s in np.unique(sessions[linked])}
 
 
 def _exact_timing(cases: pd.DataFrame, sessions: pd.DataFrame,

@@ -15,7 +15,7 @@ A session's new cases are taken only if the plan can still be timed: the group o
 to it that day by surgeons who work in several is list-scheduled as the plan will be
 (`plan.on_time`) and must end within every session's allowed overtime. A session refused so is
 then refilled without new flip rooms (no surgeon who operates in another session that day). On
-the hospital week the plan written went from 73.02 M (no new flip rooms at all) to 72.49 M
+the hospital week the plan written went from 73.02 M (no new flip rooms at all) to 72.48 M
 (benchmarks/README.md). The caller times the plan again and
 repairs it (`rounding.timed_repair`, keeping the starts of groups list scheduling cannot time),
 and keeps it only if it is better.
@@ -158,8 +158,10 @@ class _Timing:
         self.held: dict[int, np.ndarray] = {}  # session -> its pairs
         self.where: dict[int, dict[int, int]] = {}  # surgeon-day -> session -> cases
         pairs = np.flatnonzero(chosen)
-        for s in np.unique(rel.s[pairs]).tolist():
-            self.move(s, pairs[rel.s[pairs] == s])
+        pairs = pairs[np.argsort(rel.s[pairs], kind="stable")]
+        sessions, first = np.unique(rel.s[pairs], return_index=True)
+        for s, held in zip(sessions.tolist(), np.split(pairs, first[1:]), strict=True):
+            self.move(s, held)
         self.known: dict[tuple[int, ...], bool] = {}
 
     def _count(self, s: int, pairs: np.ndarray, step: int) -> None:

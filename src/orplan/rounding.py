@@ -186,7 +186,7 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     plan is refilled (orplan.refill) in the time kept for it, best plan first, and timed again:
     those plans are named with " refilled" (`figures` gets the seconds refilling took). Plans
     from an `aggregated` LP (a region) are refilled without new flip rooms and timing checks:
-    with them, the region's plan came out worse (236.6 M against 231.8 M, one run each)."""
+    with them, the region's plan came out worse (236.6 M against 231.1 M, one run each)."""
     if data.pairs.empty:
         return {}
     started = time.perf_counter()
