@@ -160,7 +160,8 @@ class _Timing:
         pairs = np.flatnonzero(chosen)
         pairs = pairs[np.argsort(rel.s[pairs], kind="stable")]
         sessions, first = np.unique(rel.s[pairs], return_index=True)
-        for s, held in zip(sessions.tolist(), np.split(pairs, first[1:]), strict=True):
+        for s, held in zip(sessions.tolist(), np.split(pairs, first[1:]) if len(pairs) else [],
+                           strict=True):
             self.move(s, held)
         self.known: dict[tuple[int, ...], bool] = {}
 
