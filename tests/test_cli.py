@@ -138,7 +138,7 @@ def test_usage_errors_exit_2(small, tmp_path):
     assert run("solve", small).exit_code == 2  # -o is required
     result = run("solve", small, "-o", tmp_path / "o", "--format", "xml")
     assert result.exit_code == 2
-    assert result.stderr == "--format must be csv or parquet, not 'xml'\n"
+    assert result.stderr == "--format must be csv, parquet or xlsx, not 'xml'\n"
 
 
 def test_generate_then_validate(tmp_path):

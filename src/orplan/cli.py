@@ -102,8 +102,11 @@ def _guard(debug: bool, action):  # type: ignore[no-untyped-def]
     except InvalidInput as exc:
         _print_issues(exc.issues)
         n = sum(i.severity == "error" for i in exc.issues)
-        err.print(f"{n} input error(s): nothing was planned. Fix them and run again "
-                  "(`orplan validate CASE` lists them all).")
+        if exc.what:
+            err.print(f"{n} error(s) in {exc.what}: nothing was checked. Fix them and run again.")
+        else:
+            err.print(f"{n} input error(s): nothing was planned. Fix them and run again "
+                      "(`orplan validate CASE` lists them all).")
         raise typer.Exit(Exit.INVALID_INPUT) from None
     except typer.Exit:
         raise
@@ -161,13 +164,16 @@ def solve(
                                                 help="Solver threads [config: 1].")] = None,
     seed: Annotated[int | None, typer.Option("--seed", min=0,
                                              help="Solver random seed [config: 0].")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: csv or parquet.")
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: csv, parquet, or "
+                                     "xlsx (the tables as csv plus plan.xlsx, a workbook).")
                    ] = "csv",
     method: Annotated[str, typer.Option(
         "--method", "-m", help="milp (optimise) or greedy (a careful planner's rule, as a "
         "baseline).")] = "milp",
     solver_log: Annotated[Path | None, typer.Option("--solver-log",
                                                     help="Write HiGHS's log to this file.")] = None,
+    report: Annotated[bool, typer.Option("--report", help="Also write report.html (see "
+                                         "`orplan report`).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -177,12 +183,13 @@ def solve(
       orplan solve examples/demo-week -o out/hospital
       orplan solve exports/week47 -o plans/week47 --time-limit 120 --format parquet
       orplan solve exports/week47 -o plans/baseline --method greedy
+      orplan solve exports/week47 -o plans/week47 --report
     """
     from orplan.pipeline import SolveOptions, run_solve
     from orplan.reports.terminal import render_summary
 
-    if fmt not in ("csv", "parquet"):
-        err.print(f"--format must be csv or parquet, not '{fmt}'")
+    if fmt not in ("csv", "parquet", "xlsx"):
+        err.print(f"--format must be csv, parquet or xlsx, not '{fmt}'")
         raise typer.Exit(Exit.USAGE)
     if method not in ("milp", "greedy"):
         err.print(f"--method must be milp or greedy, not '{method}'")
@@ -195,9 +202,11 @@ def solve(
             **{k: v for k, v in {"time_limit": time_limit, "gap": gap, "threads": threads,
                                  "seed": seed}.items() if v is not None})
         options = SolveOptions(settings.time_limit, settings.gap, settings.threads, settings.seed,
-                               fmt, solver_log,  # type: ignore[arg-type]
+                               "csv" if fmt == "xlsx" else fmt,  # type: ignore[arg-type]
+                               solver_log,
                                config_path=_config_path(case, config),
-                               method=method)  # type: ignore[arg-type]
+                               method=method, report=report,  # type: ignore[arg-type]
+                               workbook=fmt == "xlsx")
         return run_solve(case, output, cfg, options)
 
     outcome = _guard(debug, run)
@@ -241,7 +250,7 @@ def check(
         loaded, _ = load_stage(case, cfg)
         frame, issues = read_plan(plan)
         if frame is None or has_errors(issues):
-            raise InvalidInput(issues)
+            raise InvalidInput(issues, f"the plan {plan}")
         return verify_plan(loaded, frame), len(frame)
 
     violations, planned = _guard(debug, run)
@@ -250,6 +259,104 @@ def check(
         err.print(f"plan breaks {len(violations)} rule(s) ({planned} cases checked)")
         raise typer.Exit(Exit.VIOLATIONS)
     console.print(f"plan keeps every rule ({planned} cases checked)")
+
+
+@app.command()
+def compare(
+    case: CaseArg,
+    plan_a: Annotated[Path, typer.Argument(help="The first plan (A): a plan file or an output "
+                                           "folder holding one.", show_default=False)],
+    plan_b: Annotated[Path, typer.Argument(help="The second plan (B).", show_default=False)],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Also write comparison.csv, patients.csv and violations.csv "
+        "here (replaced atomically).")] = None,
+    config: ConfigOpt = None,
+    show_ids: Annotated[bool, typer.Option("--show-ids", help="Print patient identifiers.")
+                        ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Put two plans for one case side by side: every KPI and objective term of both, the
+    difference, the rules each breaks, and which patients differ. Either plan may be made
+    anywhere (for instance by hand), as long as it is in orplan's plan format.
+
+    Examples:
+      orplan compare exports/week47 manual/week47.csv plans/week47
+      orplan compare exports/week47 plans/monday plans/tuesday -o compare/week47
+    """
+    from orplan.reports.compare import kpi_table, patient_changes, plan_figures
+
+    def run():  # type: ignore[no-untyped-def]
+        from orplan.io.plan_file import read_plan
+        from orplan.pipeline import InvalidInput, load_stage
+
+        cfg = _config(case, config)
+        loaded, _ = load_stage(case, cfg)
+        frames = []
+        for path in (plan_a, plan_b):
+            frame, issues = read_plan(path)
+            if frame is None or has_errors(issues):
+                raise InvalidInput(issues, f"the plan {path}")
+            frames.append(frame)
+        a, b = plan_figures(loaded, frames[0]), plan_figures(loaded, frames[1])
+        return a, b, kpi_table(a, b), patient_changes(loaded, frames[0], frames[1])
+
+    a, b, table, changes = _guard(debug, run)
+    from orplan.reports.terminal import render_comparison
+
+    render_comparison(console, table, changes, a, b, plan_a, plan_b, show_ids)
+    if output is not None:
+        _write_comparison(output, table, changes, a, b, plan_a, plan_b, debug)
+        console.print(f"wrote {output}")
+    if a.violations or b.violations:
+        raise typer.Exit(Exit.VIOLATIONS)
+
+
+def _write_comparison(output: Path, table, changes, a, b, plan_a: Path,  # type: ignore[no-untyped-def]
+                      plan_b: Path, debug: bool) -> None:
+    import pandas as pd
+
+    from orplan.io.write import write_outputs
+
+    violations = pd.DataFrame(
+        [(name, v.code, v.patient_id, v.where, v.message)
+         for name, figures in (("a", a), ("b", b)) for v in figures.violations],
+        columns=["plan", "code", "patient_id", "where", "message"])
+    tables = {"comparison": table, "patients": changes, "violations": violations}
+
+    def summary() -> dict[str, object]:
+        return {"a": str(plan_a), "b": str(plan_b),
+                "changes": changes["change"].value_counts().to_dict(),
+                "violations": {"a": len(a.violations), "b": len(b.violations)}}
+
+    _guard(debug, lambda: write_outputs(output, tables, summary, "csv"))
+
+
+@app.command("report")
+def report_command(
+    output: Annotated[Path, typer.Argument(help="An output folder of `orplan solve`.",
+                                           show_default=False)],
+    to: Annotated[Path | None, typer.Option("--to", help="Where to write the report "
+                                            "(default: OUTPUT/report.html).")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write one self-contained HTML report of a plan: timelines, utilisation, waitlist,
+    objective, and what each figure means. It opens offline, with no files beside it.
+
+    Examples:
+      orplan report out/hospital
+      orplan report plans/week47 --to week47.html
+    """
+    from orplan.reports.html import ReportError, write_report
+
+    def run() -> Path:
+        try:
+            return write_report(output, to)
+        except ReportError as exc:
+            err.print(f"cannot report: {exc}")
+            raise typer.Exit(Exit.INVALID_INPUT) from None
+
+    written = _guard(debug, run)
+    console.print(f"wrote {written} ({written.stat().st_size / 1024:,.0f} KB)")
 
 
 @app.command()
@@ -279,8 +386,8 @@ def generate(
     if profile not in PROFILES:
         err.print(f"unknown profile '{profile}'; choose one of {', '.join(PROFILES)}")
         raise typer.Exit(Exit.USAGE)
-    if fmt not in ("csv", "parquet"):
-        err.print(f"--format must be csv or parquet, not '{fmt}'")
+    if fmt not in ("csv", "parquet", "xlsx"):
+        err.print(f"--format must be csv, parquet or xlsx, not '{fmt}'")
         raise typer.Exit(Exit.USAGE)
     if output.exists() and any(output.iterdir()) and not force:
         err.print(f"{output} is not empty; choose another folder or pass --force")

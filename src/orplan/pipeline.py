@@ -7,6 +7,7 @@ Nothing here prints or exits: the CLI does.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -55,9 +56,12 @@ WRITE_RESERVE_TIMINGS = 4.5
 
 
 class InvalidInput(Exception):
-    def __init__(self, issues: list[Issue]):
+    """Input errors; `what`: the input at fault when it is not the case (a plan file)."""
+
+    def __init__(self, issues: list[Issue], what: str | None = None):
         super().__init__(f"{sum(i.severity == 'error' for i in issues)} input error(s)")
         self.issues = issues
+        self.what = what
 
 
 @dataclass
@@ -72,6 +76,8 @@ class SolveOptions:
     config_path: Path | None = None  # recorded with the input checksums
     isolate: bool = True  # solve in a child process stopped at the deadline (see orplan.solve)
     method: Literal["milp", "greedy"] = "milp"
+    report: bool = False  # also write report.html (orplan.reports.html)
+    workbook: bool = False  # also write plan.xlsx (orplan.io.excel)
 
 
 @dataclass
@@ -155,6 +161,12 @@ def report_stage(data: PlanningData,
                                     eligible_sessions)
     breaches = breaches_table(case, priority, plan)
     out_plan = plan.drop(columns=["_p", "_s"]).copy()
+    # what the reports need of each planned patient (orplan report reads only the outputs)
+    about = priority.set_index("patient_id").reindex(out_plan["patient_id"])
+    out_plan["urgency"] = case.waitlist.set_index("patient_id")["urgency"].reindex(
+        out_plan["patient_id"]).to_numpy()
+    out_plan["deadline"] = about["deadline"].dt.strftime("%Y-%m-%d").fillna("").to_numpy()
+    out_plan["days_waited"] = about["days_waited"].astype(int).to_numpy()
     for column in ("start", "end"):
         out_plan[column] = out_plan[column].map(hhmm)
     out_sessions = stats.copy()
@@ -306,10 +318,24 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         return summary
 
     if report.status is not Status.NO_PLAN:
-        write_outputs(out_dir, tables, final_summary, options.fmt)
+        write_outputs(out_dir, tables, final_summary, options.fmt,
+                      functools.partial(_finish, options.report, options.workbook,
+                                        out_dir.resolve().name))
     else:
         final_summary()
     return SolveOutcome(case, report, summary, tables, issues, violations, times)
+
+
+def _finish(report: bool, workbook: bool, name: str, folder: Path) -> None:
+    """The files made from the written tables, inside the folder before it lands (as `name`)."""
+    if report:
+        from orplan.reports.html import write_report
+
+        write_report(folder, name=name)
+    if workbook:
+        from orplan.io.excel import write_workbook
+
+        write_workbook(folder)
 
 
 def _version(package: str) -> str:

@@ -25,8 +25,11 @@ def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_outputs(out_dir: Path, tables: dict[str, pd.DataFrame],
-                  summary: Callable[[], dict[str, Any]], fmt: Format) -> None:
-    """Write the tables, then `summary()` (called last, so it can time the table writing)."""
+                  summary: Callable[[], dict[str, Any]], fmt: Format,
+                  finish: Callable[[Path], None] | None = None) -> None:
+    """Write the tables, then `summary()` (called last, so it can time the table writing), then
+    `finish(folder)` (for files made from the others, such as the report) before the folder
+    replaces the target."""
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
@@ -39,6 +42,8 @@ def write_outputs(out_dir: Path, tables: dict[str, pd.DataFrame],
                 frame.to_parquet(staging / f"{name}.parquet", index=False)
         (staging / "summary.json").write_text(json.dumps(summary(), indent=2, default=str) + "\n",
                                               encoding="utf-8")
+        if finish is not None:
+            finish(staging)
         if out_dir.exists():
             if not out_dir.is_dir():
                 raise FileExistsError(f"{out_dir} exists and is not a folder")

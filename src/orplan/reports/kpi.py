@@ -111,6 +111,7 @@ def unscheduled_table(case: Case, priority: pd.DataFrame, plan: pd.DataFrame,
         "deadline_breach": (rows["deadline_in_horizon"] | (rows["overdue_days"] > 0)).to_numpy(),
         "days_overdue": rows["overdue_days"].astype(int).to_numpy(),
         "priority": rows["priority"].round(3).to_numpy(),
+        "days_waited": rows["days_waited"].astype(int).to_numpy(),
         "reason": codes,
         "message": messages,
     })

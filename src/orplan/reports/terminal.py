@@ -61,3 +61,41 @@ def render_violations(console: Console, violations: list[Violation], show_ids: b
         who = f" patient {v.patient_id}" if (show_ids and v.patient_id) else ""
         where = f" at {v.where}" if v.where else ""
         console.print(f"violation [{v.code}]{who}{where}: {v.message}")
+
+
+def render_comparison(console: Console, table: Any, changes: Any, a: Any, b: Any, path_a: Path,
+                      path_b: Path, show_ids: bool) -> None:
+    """The KPI table of orplan.reports.compare, the rules each plan breaks and the patients that
+    differ (counts; identifiers only with show_ids)."""
+    console.print(f"A: {path_a}\nB: {path_b}", style="bold")
+    out = Table(show_header=True, header_style="bold")
+    for column, justify in (("figure", "left"), ("A", "right"), ("B", "right"),
+                            ("B - A", "right"), ("better", "center")):
+        out.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in table.itertuples():
+        share = "utilisation" in row.figure
+        shown = [_pct(v) if share else f"{v:,.0f}" for v in (row.a, row.b)]
+        diff = (f"{100 * row.difference:+.1f} pt" if share else f"{row.difference:+,.0f}")
+        out.add_row(row.figure, *shown, diff, row.better.upper())
+    console.print(out)
+    for name, figures in (("A", a), ("B", b)):
+        if figures.ignored:
+            console.print(f"plan {name}: {figures.ignored} row(s) left out of the figures "
+                          "(unknown patient or session, or a patient planned twice)")
+        if figures.violations:
+            console.print(f"plan {name} breaks {len(figures.violations)} rule(s):")
+            render_violations(console, figures.violations[:20], show_ids)
+            if len(figures.violations) > 20:
+                console.print(f"  ... and {len(figures.violations) - 20} more (-o writes "
+                              "them all)")
+        else:
+            console.print(f"plan {name} keeps every rule")
+    counts = changes["change"].value_counts()
+    labels = {"same": "same session", "room": "same day, other session",
+              "date": "other day", "only-a": "only in A", "only-b": "only in B"}
+    console.print("patients: " + ", ".join(f"{labels[k]} {int(counts.get(k, 0))}"
+                                           for k in labels))
+    if show_ids:
+        for row in changes[changes["change"] != "same"].itertuples():
+            console.print(f"  {row.patient_id}: {labels[row.change]} "
+                          f"({row.session_a or '-'} -> {row.session_b or '-'})")

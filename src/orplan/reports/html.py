@@ -1,0 +1,434 @@
+"""One self-contained HTML report of a plan, made from an output folder alone.
+
+Everything is inline (CSS and SVG; no script, no fonts, no files beside it), so the file opens
+offline and can be mailed. Figures come from the output tables and summary.json; the few sums
+here are group totals of those tables, with the KPI definitions of orplan.reports.kpi.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Colour-blind-safe palette (Okabe-Ito and Tol's muted), repeated when there are more specialties.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+           "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677",
+           "#882255", "#AA4499"]
+LEFT_OUT_ROWS = 500  # the left-out list shows the most pressing; unscheduled.csv has them all
+ROW_H, LABEL_W, PX_PER_MIN = 20, 90, 1.3
+
+DEFINITIONS = [
+    ("booked minutes", "minutes of the cases themselves, without turnover."),
+    ("turnover", "minutes between two cases of a session (cases - 1) x the turnover setting."),
+    ("overtime", "minutes the last case of a session ends after the staffed end."),
+    ("idle minutes", "staffed minutes of a used session with neither a case nor a turnover in "
+                     "them; a released session has no idle minutes (its time is unused)."),
+    ("session utilisation", "(staffed minutes - idle minutes) / staffed minutes of a used "
+                            "session; 0 for a released session."),
+    ("utilisation of staffed time", "used staffed minutes / all staffed minutes of the horizon; "
+                                    "released sessions count as unused (the hospital's measure)."),
+    ("utilisation of open sessions", "the same over the sessions the plan uses."),
+    ("released session", "a staffed session the plan gives no case: it can be handed back."),
+    ("deadline due in the horizon", "a patient whose deadline (or mandatory flag) falls inside "
+                                    "the planning horizon."),
+    ("deadline kept", "such a patient planned on or before the deadline."),
+    ("overdue", "a patient whose deadline had already passed when the horizon starts."),
+    ("deadline breach", "a patient due in the horizon left out or planned late, or an overdue "
+                        "patient (listed in breaches)."),
+    ("days waited", "days from referral to the start of the horizon."),
+    ("objective", "the weighted sum of the priced terms below; lower is better."),
+    ("gap", "(objective - best bound) / objective: how far, at most, the plan can be from the "
+            "best possible plan under these rules and weights."),
+    ("room switch", "for each surgeon and day, each room beyond the first."),
+]
+
+
+@dataclass
+class Outputs:
+    plan: pd.DataFrame
+    sessions: pd.DataFrame
+    unscheduled: pd.DataFrame
+    summary: dict[str, Any]
+
+
+class ReportError(Exception):
+    """The output folder cannot be reported on (missing or unreadable files)."""
+
+
+def _table(folder: Path, name: str) -> pd.DataFrame:
+    csv, parquet = folder / f"{name}.csv", folder / f"{name}.parquet"
+    try:
+        if csv.exists():
+            return pd.read_csv(csv, dtype=str, keep_default_na=False)
+        if parquet.exists():
+            return pd.read_parquet(parquet).astype(str)
+    except (OSError, ValueError) as error:
+        raise ReportError(f"{csv if csv.exists() else parquet}: cannot be read ({error})") \
+            from error
+    raise ReportError(f"{folder}: no {name}.csv or {name}.parquet; give the folder "
+                      "`orplan solve -o` wrote")
+
+
+def read_outputs(folder: Path) -> Outputs:
+    if not folder.is_dir():
+        raise ReportError(f"{folder} is not a folder; give the folder `orplan solve -o` wrote")
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ReportError(f"{folder}: no summary.json; give the folder `orplan solve -o` wrote") \
+            from error
+    except (OSError, ValueError) as error:
+        raise ReportError(f"{folder / 'summary.json'}: cannot be read ({error})") from error
+    plan, sessions = _table(folder, "plan"), _table(folder, "sessions")
+    unscheduled = _table(folder, "unscheduled")
+    for frame, columns in ((plan, ("start", "end")), (sessions, ("start", "end"))):
+        for column in columns:
+            frame[column] = _minutes(frame[column])
+    for column in ("capacity_min", "booked_min", "turnover_min", "overtime_min", "idle_min",
+                   "utilisation", "cases"):
+        sessions[column] = pd.to_numeric(sessions[column])
+    for frame, column in ((plan, "days_waited"), (unscheduled, "days_waited"),
+                          (unscheduled, "days_overdue")):
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return Outputs(plan, sessions, unscheduled, summary)
+
+
+def _minutes(clock: pd.Series) -> pd.Series:
+    parts = clock.str.split(":", expand=True).astype(int)
+    return parts[0] * 60 + parts[1]
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _hhmm(minutes: float) -> str:
+    return f"{int(minutes) // 60:02d}:{int(minutes) % 60:02d}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{100 * value:.1f} %"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _colours(specialties: list[str]) -> dict[str, str]:
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted(specialties))}
+
+
+def render_report(outputs: Outputs, title: str) -> str:
+    plan, sessions, summary = outputs.plan, outputs.sessions, outputs.summary
+    colours = _colours(sorted(set(plan["specialty"]) | set(sessions["specialty"]) - {""}))
+    parts = [
+        _header(summary, title),
+        _kpi_cards(summary),
+        _section("timeline", "Timeline per site and day", _timelines(plan, sessions, colours)),
+        _section("utilisation", "Utilisation", _heatmap(sessions) + _specialty_table(sessions)),
+        _section("waitlist", "Waitlist", _waitlist(outputs)),
+        _section("objective", "Objective and solver", _objective(summary)),
+        _section("definitions", "What the figures mean", _definitions()),
+    ]
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
+            + "".join(parts) + "</body></html>\n")
+
+
+def write_report(folder: Path, target: Path | None = None, name: str | None = None) -> Path:
+    """Write folder/report.html (or `target`) atomically; return its path. `name`: the plan's
+    name in the title (default: the folder's)."""
+    outputs = read_outputs(folder)
+    target = target or folder / "report.html"
+    text = render_report(outputs, f"orplan plan - {name or folder.resolve().name}")
+    staging = target.with_name(f".{target.name}.part")
+    staging.write_text(text, encoding="utf-8")
+    staging.replace(target)
+    return target
+
+
+def _section(key: str, heading: str, body: str) -> str:
+    return f"<section id=\"{key}\"><h2>{_e(heading)}</h2>{body}</section>"
+
+
+def _header(summary: dict[str, Any], title: str) -> str:
+    horizon = summary.get("horizon", {})
+    return (f"<header><h1>{_e(title)}</h1><p>Horizon from {_e(horizon.get('start', '?'))}, "
+            f"{_e(horizon.get('days', '?'))} days. Status <b>{_e(summary['status'])}</b>, "
+            f"plan from {_e(summary.get('plan_source', '-'))}. orplan "
+            f"{_e(summary.get('versions', {}).get('orplan', '?'))}.</p></header>")
+
+
+def _kpi_cards(summary: dict[str, Any]) -> str:
+    k = summary["kpis"]
+    cards = [
+        ("patients planned", f"{k['patients_planned']:,} of {k['patients_waiting']:,}"),
+        ("deadlines due kept", f"{k['deadline_kept']:,} of {k['deadline_due_in_horizon']:,}"),
+        ("overdue planned", f"{k['overdue_planned']:,} of {k['overdue_waiting']:,}"),
+        ("utilisation of staffed time", _pct(k["utilisation_staffed"])),
+        ("overtime minutes", _num(k["overtime_min"])),
+        ("idle minutes", _num(k["idle_min"])),
+        ("sessions released", f"{k['sessions_released']:,} of {k['sessions']:,}"),
+        ("gap", _pct(summary.get("gap"))),
+    ]
+    return "<section id=\"kpis\" class=\"cards\">" + "".join(
+        f"<div class=\"card\"><div class=\"v\">{_e(v)}</div><div class=\"l\">{_e(label)}</div>"
+        "</div>" for label, v in cards) + "</section>"
+
+
+def _timelines(plan: pd.DataFrame, sessions: pd.DataFrame, colours: dict[str, str]) -> str:
+    if sessions.empty:
+        return "<p>No sessions.</p>"
+    legend = "<p class=\"legend\">" + " ".join(
+        f"<span><i style=\"background:{c}\"></i>{_e(name)}</span>"
+        for name, c in colours.items()) + ("<span><i class=\"ot\"></i>overtime</span>"
+                                           "<span><i class=\"to\"></i>turnover</span>"
+                                           "<span><i class=\"rel\"></i>released</span></p>")
+    by_session = {str(sid): rows.sort_values("start")
+                  for sid, rows in plan.groupby("session_id")}
+    blocks = []
+    for (site, date), day in sessions.groupby(["site", "date"], sort=True):
+        blocks.append(f"<h3>{_e(site)}, {_e(date)}</h3>"
+                      + _day_svg(day.sort_values(["room", "start"]), by_session, colours))
+    return legend + "".join(blocks)
+
+
+def _day_svg(day: pd.DataFrame, by_session: dict[str, pd.DataFrame],
+             colours: dict[str, str]) -> str:
+    first = int(day["start"].min()) // 60 * 60
+    last_case = max((float(by_session[s]["end"].max()) for s in day["session_id"]
+                     if s in by_session), default=0.0)
+    last = -(-int(max(float(day["end"].max()), last_case)) // 60) * 60
+    rooms = list(dict.fromkeys(day["room"]))
+    width = LABEL_W + (last - first) * PX_PER_MIN + 24
+    height = 18 + ROW_H * len(rooms)
+
+    def x(minutes: float) -> float:
+        return LABEL_W + (minutes - first) * PX_PER_MIN
+
+    out = [f"<svg class=\"gantt\" width=\"{width:.0f}\" height=\"{height}\" "
+           f"viewBox=\"0 0 {width:.0f} {height}\" role=\"img\">"]
+    for hour in range(first, last + 1, 60):
+        out.append(f"<line x1=\"{x(hour):.1f}\" y1=\"14\" x2=\"{x(hour):.1f}\" y2=\"{height}\" "
+                   f"class=\"grid\"/><text x=\"{x(hour):.1f}\" y=\"11\" class=\"tick\">"
+                   f"{_hhmm(hour)}</text>")
+    for row, room in enumerate(rooms):
+        y = 18 + row * ROW_H
+        out.append(f"<text x=\"4\" y=\"{y + 14}\" class=\"room\">{_e(room)}</text>")
+        for session in day[day["room"] == room].itertuples():
+            s0, s1 = float(session.start), float(session.end)
+            released = session.status == "released"
+            tip = (f"{session.session_id}: {session.specialty or 'open'}, {_hhmm(s0)}-"
+                   f"{_hhmm(s1)}, {_pct(session.utilisation)}"
+                   + (", released" if released else ""))
+            out.append(f"<rect x=\"{x(s0):.1f}\" y=\"{y + 1}\" width=\"{(s1 - s0) * PX_PER_MIN:.1f}"
+                       f"\" height=\"{ROW_H - 2}\" class=\"{'rel' if released else 'staffed'}\">"
+                       f"<title>{_e(tip)}</title></rect>")
+            cases = by_session.get(session.session_id)
+            if cases is None:
+                continue
+            ends = cases["end"].to_numpy(float)
+            starts = cases["start"].to_numpy(float)
+            for gap_start, gap_end in zip(ends[:-1], starts[1:], strict=True):
+                if gap_end > gap_start:
+                    out.append(f"<rect x=\"{x(gap_start):.1f}\" y=\"{y + 6}\" width=\""
+                               f"{(gap_end - gap_start) * PX_PER_MIN:.1f}\" height=\""
+                               f"{ROW_H - 12}\" class=\"to\"/>")
+            for case in cases.to_dict("records"):
+                c0, c1 = float(case["start"]), float(case["end"])
+                tip = (f"{case['procedure'] or case['specialty']} {_hhmm(c0)}-{_hhmm(c1)}"
+                       + (f", {case['surgeon_id']}" if case["surgeon_id"] else ""))
+                out.append(f"<rect x=\"{x(c0):.1f}\" y=\"{y + 3}\" width=\""
+                           f"{max((c1 - c0) * PX_PER_MIN, 1):.1f}\" height=\"{ROW_H - 6}\" "
+                           f"fill=\"{colours.get(case['specialty'], '#777')}\"><title>{_e(tip)}"
+                           "</title></rect>")
+            if ends.max() > s1:
+                out.append(f"<rect x=\"{x(s1):.1f}\" y=\"{y + ROW_H - 4}\" width=\""
+                           f"{(ends.max() - s1) * PX_PER_MIN:.1f}\" height=\"3\" class=\"ot\">"
+                           f"<title>overtime {ends.max() - s1:.0f} min</title></rect>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _heat(value: float) -> str:
+    """White (0 %) to deep blue (100 %); past 100 % (overtime counts as used) stays deep blue."""
+    v = float(np.clip(value, 0.0, 1.0))
+    r, g, b = (int(255 + (t - 255) * v) for t in (8, 81, 156))
+    return f"rgb({r},{g},{b})"
+
+
+def _heatmap(sessions: pd.DataFrame) -> str:
+    if sessions.empty:
+        return ""
+    used = sessions["capacity_min"] - sessions["idle_min"]
+    frame = sessions.assign(place=sessions["site"] + " " + sessions["room"],
+                            used=np.where(sessions["status"] == "open", used, 0.0))
+    cells = frame.groupby(["place", "date"]).agg(used=("used", "sum"),
+                                                 staffed=("capacity_min", "sum"),
+                                                 released=("status",
+                                                           lambda s: bool((s == "released").all())))
+    dates = sorted(frame["date"].unique())
+    head = "<tr><th>room</th>" + "".join(f"<th>{_e(d)}</th>" for d in dates) + "</tr>"
+    rows = []
+    for place in sorted(frame["place"].unique()):
+        tds = []
+        for date in dates:
+            if (place, date) not in cells.index:
+                tds.append("<td class=\"none\"></td>")
+                continue
+            cell = cells.loc[(place, date)]
+            if cell["released"]:
+                tds.append("<td class=\"relcell\" title=\"released\">rel.</td>")
+                continue
+            share = float(cell["used"]) / float(cell["staffed"]) if cell["staffed"] else 0.0
+            dark = share > 0.55
+            tds.append(f"<td style=\"background:{_heat(share)};color:"
+                       f"{'#fff' if dark else '#000'}\">{100 * share:.0f}</td>")
+        rows.append(f"<tr><th>{_e(place)}</th>" + "".join(tds) + "</tr>")
+    return ("<h3>Room x day: utilisation of staffed time, %</h3><div class=\"scroll\">"
+            f"<table class=\"heat\">{head}{''.join(rows)}</table></div>")
+
+
+def _specialty_table(sessions: pd.DataFrame) -> str:
+    opened = sessions["status"] == "open"
+    frame = sessions.assign(
+        specialty=sessions["specialty"].replace("", "(open sessions)"),
+        used=np.where(opened, sessions["capacity_min"] - sessions["idle_min"], 0.0),
+        released=~opened)
+    table = frame.groupby("specialty").agg(
+        sessions=("session_id", "size"), released=("released", "sum"),
+        staffed=("capacity_min", "sum"), booked=("booked_min", "sum"),
+        idle=("idle_min", "sum"), overtime=("overtime_min", "sum"), used=("used", "sum"),
+        cases=("cases", "sum"))
+    rows = "".join(
+        f"<tr><th>{_e(name)}</th><td>{r.sessions:,.0f}</td><td>{r.released:,.0f}</td>"
+        f"<td>{r.cases:,.0f}"
+        f"</td><td>{r.staffed:,.0f}</td><td>{r.booked:,.0f}</td><td>{r.idle:,.0f}</td>"
+        f"<td>{r.overtime:,.0f}</td><td>{_pct(r.used / r.staffed if r.staffed else 0.0)}</td>"
+        "</tr>" for name, r in table.iterrows())
+    return ("<h3>Per specialty (sessions by block owner)</h3><table class=\"num\" "
+            "id=\"specialties\"><tr><th>specialty</th><th>sessions</th><th>released</th>"
+            "<th>cases</th><th>staffed min</th><th>booked min</th><th>idle min</th>"
+            f"<th>overtime min</th><th>utilisation</th></tr>{rows}</table>")
+
+
+def _waitlist(outputs: Outputs) -> str:
+    plan, left, summary = outputs.plan, outputs.unscheduled, outputs.summary
+    horizon = summary.get("horizon", {})
+    start = pd.Timestamp(horizon["start"]) if horizon.get("start") else None
+    rows = []
+    urgencies = sorted(set(plan.get("urgency", pd.Series(dtype=str)))
+                       | set(left.get("urgency", pd.Series(dtype=str))))
+    for urgency in urgencies:
+        mine = plan[plan["urgency"] == urgency] if "urgency" in plan else plan.iloc[:0]
+        theirs = left[left["urgency"] == urgency]
+        due_p = kept = due_l = overdue_p = overdue_l = 0
+        if start is not None and "deadline" in plan:
+            end = start + pd.Timedelta(days=int(horizon.get("days", 1)) - 1)
+            deadline = pd.to_datetime(mine["deadline"], errors="coerce")
+            date = pd.to_datetime(mine["date"])
+            due_p = int(((deadline >= start) & (deadline <= end)).sum())
+            kept = int(((deadline >= start) & (deadline <= end) & (date <= deadline)).sum())
+            overdue_p = int((deadline < start).sum())
+            left_deadline = pd.to_datetime(theirs["deadline"], errors="coerce")
+            due_l = int(((left_deadline >= start) & (left_deadline <= end)).sum())
+            overdue_l = int((left_deadline < start).sum())
+        wait_p = mine["days_waited"] if "days_waited" in mine else pd.Series(dtype=float)
+        wait_l = theirs["days_waited"] if "days_waited" in theirs else pd.Series(dtype=float)
+        rows.append(
+            f"<tr><th>{_e(urgency)}</th><td>{len(mine) + len(theirs):,}</td><td>{len(mine):,}"
+            f"</td><td>{kept:,} of {due_p + due_l:,}</td><td>{overdue_p:,} of "
+            f"{overdue_p + overdue_l:,}</td><td>{_quartiles(wait_p)}</td>"
+            f"<td>{_quartiles(wait_l)}</td></tr>")
+    table = ("<h3>Per urgency class</h3><table class=\"num\" id=\"urgency\"><tr><th>urgency</th>"
+             "<th>waiting</th><th>planned</th><th>deadlines due kept</th><th>overdue planned"
+             "</th><th>days waited, planned (median, quartiles)</th><th>days waited, left "
+             f"out</th></tr>{''.join(rows)}</table>")
+    reasons = left["reason"].value_counts() if "reason" in left else pd.Series(dtype=int)
+    reason_table = ("<h3>Left out, by reason</h3><table class=\"num\" id=\"reasons\">"
+                    "<tr><th>reason</th><th>patients</th><th>what it means</th></tr>"
+                    + "".join(
+                        f"<tr><th>{_e(code)}</th><td>{n:,}</td><td class=\"text\">"
+                        f"{_e(left.loc[left['reason'] == code, 'message'].iloc[0])}</td></tr>"
+                        for code, n in reasons.items()) + "</table>")
+    shown = left.head(LEFT_OUT_ROWS)
+    columns = [c for c in ("patient_id", "urgency", "deadline", "days_overdue", "days_waited",
+                           "priority", "reason") if c in shown]
+    body = "".join("<tr>" + "".join(f"<td>{_e(row[c])}</td>" for c in columns) + "</tr>"
+                   for _, row in shown.iterrows())
+    more = (f"<p>The {len(shown):,} most pressing of {len(left):,} left out; unscheduled.csv "
+            "lists them all.</p>" if len(left) > len(shown) else "")
+    listing = ("<h3>Left out, most pressing first</h3>" + more + "<div class=\"scroll tall\">"
+               "<table id=\"leftout\"><tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns)
+               + f"</tr>{body}</table></div>")
+    return table + reason_table + listing
+
+
+def _quartiles(days: pd.Series) -> str:
+    days = days.dropna()
+    if days.empty:
+        return "-"
+    q1, q2, q3 = np.percentile(days.to_numpy(float), [25, 50, 75])
+    return f"{q2:.0f} ({q1:.0f}-{q3:.0f})"
+
+
+def _objective(summary: dict[str, Any]) -> str:
+    terms = summary.get("terms", {})
+    total = sum(t["value"] for t in terms.values()) or 1.0
+    top = max((t["value"] for t in terms.values()), default=1.0) or 1.0
+    rows = "".join(
+        f"<tr><th>{_e(name)}</th><td>{t['weight']:,g}</td><td>{t['value']:,.0f}</td>"
+        f"<td>{_pct(t['value'] / total)}</td><td class=\"barcell\"><span class=\"bar\" "
+        f"style=\"width:{200 * t['value'] / top:.0f}px\"></span></td></tr>"
+        for name, t in terms.items())
+    times = summary.get("times_s", {})
+    solver = [("objective", _num(summary.get("objective"))),
+              ("best bound", _num(summary.get("best_bound"))),
+              ("gap", _pct(summary.get("gap"))),
+              ("solver status", summary.get("solver_status", "-")),
+              ("plan from", summary.get("plan_source", "-")),
+              ("time limit, s", summary.get("time_limit_s", "-")),
+              ("solver", summary.get("versions", {}).get("solver", "-"))]
+    return ("<table class=\"num\" id=\"terms\"><tr><th>term</th><th>weight</th><th>value</th>"
+            f"<th>share</th><th></th></tr>{rows}</table><h3>Solver</h3><table class=\"num\">"
+            + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in solver)
+            + "</table><h3>Time per stage, s</h3><table class=\"num\">"
+            + "".join(f"<tr><th>{_e(k)}</th><td>{v:.2f}</td></tr>" for k, v in times.items())
+            + "</table>")
+
+
+def _definitions() -> str:
+    return "<dl>" + "".join(f"<dt>{_e(term)}</dt><dd>{_e(text)}</dd>"
+                            for term, text in DEFINITIONS) + "</dl>"
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.5em}h2{border-bottom:2px solid #08519c;padding-bottom:.2em;margin-top:1.6em}
+h3{font-size:1em;margin:1.2em 0 .4em}
+.cards{display:flex;flex-wrap:wrap;gap:.6em}
+.card{border:1px solid #ccc;border-radius:6px;padding:.5em .8em;min-width:9em}
+.card .v{font-size:1.3em;font-weight:600}.card .l{font-size:.8em;color:#555}
+table{border-collapse:collapse;font-size:.85em}th,td{border:1px solid #ddd;padding:2px 6px}
+th{background:#f4f4f4;text-align:left}table.num td{text-align:right}td.text{text-align:left}
+.heat td{text-align:center;min-width:3.2em}.heat td.none{background:#fafafa}
+.relcell{background:repeating-linear-gradient(45deg,#eee,#eee 4px,#ccc 4px,#ccc 8px)}
+.scroll{overflow:auto;max-width:100%}.tall{max-height:30em}
+svg.gantt{display:block;margin-bottom:.5em;font-size:11px}
+.grid{stroke:#e4e4e4}.tick{fill:#666;font-size:10px;text-anchor:middle}.room{fill:#333}
+.staffed{fill:#eef3f8;stroke:#9ab}.rel{fill:#e6e6e6;stroke:#bbb;stroke-dasharray:3 2}
+.to{fill:#c8c8c8}.ot{fill:#d62728}
+.legend span{margin-right:1em;white-space:nowrap}.legend i{display:inline-block;width:.9em;
+height:.9em;margin-right:.3em;vertical-align:middle;border:1px solid #999}
+.legend i.ot{background:#d62728}.legend i.to{background:#c8c8c8}.legend i.rel{background:#e6e6e6}
+.bar{display:inline-block;height:.8em;background:#08519c}.barcell{text-align:left!important}
+dt{font-weight:600;margin-top:.4em}dd{margin-left:1.2em}
+"""
