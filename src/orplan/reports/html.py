@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ import pandas as pd
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
            "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677",
            "#882255", "#AA4499"]
+# Reasons whose message in `unscheduled` is about one patient; the others' messages are general.
+GENERAL_REASONS = {"capacity": "suitable sessions are used for patients of higher priority, or "
+                               "limited by surgeon time, equipment or beds"}
 LEFT_OUT_ROWS = 500  # the left-out list shows the most pressing; unscheduled.csv has them all
 ROW_H, LABEL_W, PX_PER_MIN = 20, 90, 1.3
 
@@ -192,22 +196,41 @@ def _timelines(plan: pd.DataFrame, sessions: pd.DataFrame, colours: dict[str, st
         for name, c in colours.items()) + ("<span><i class=\"ot\"></i>overtime</span>"
                                            "<span><i class=\"to\"></i>turnover</span>"
                                            "<span><i class=\"rel\"></i>released</span></p>")
-    by_session = {str(sid): rows.sort_values("start")
-                  for sid, rows in plan.groupby("session_id")}
-    blocks = []
-    for (site, date), day in sessions.groupby(["site", "date"], sort=True):
-        blocks.append(f"<h3>{_e(site)}, {_e(date)}</h3>"
-                      + _day_svg(day.sort_values(["room", "start"]), by_session, colours))
-    return legend + "".join(blocks)
+    cases_of: dict[str, list[dict[Any, Any]]] = {}
+    for case in plan.sort_values(["session_id", "start"]).to_dict("records"):
+        cases_of.setdefault(str(case["session_id"]), []).append(case)
+    blocks: list[str] = []
+    links: list[str] = []
+    rows = sorted(sessions.to_dict("records"), key=lambda r: (r["site"], r["date"],
+                                                             _natural(r["room"]), r["start"]))
+    day: list[dict[Any, Any]] = []
+    for i, session in enumerate(rows):
+        day.append(session)
+        following = rows[i + 1] if i + 1 < len(rows) else None
+        if following is None or (following["site"], following["date"]) != (session["site"],
+                                                                            session["date"]):
+            anchor = f"day-{len(blocks)}"
+            label = f"{session['site']}, {session['date']}"
+            links.append(f"<a href=\"#{anchor}\">{_e(label)}</a>")
+            blocks.append(f"<h3 id=\"{anchor}\">{_e(label)}</h3>"
+                          + _day_svg(day, cases_of, colours))
+            day = []
+    return legend + "<p class=\"toc\">" + " &middot; ".join(links) + "</p>" + "".join(blocks)
 
 
-def _day_svg(day: pd.DataFrame, by_session: dict[str, pd.DataFrame],
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key putting OR2 before OR10."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.split(r"(\d+)", str(text)) if part)
+
+
+def _day_svg(day: list[dict[Any, Any]], cases_of: dict[str, list[dict[Any, Any]]],
              colours: dict[str, str]) -> str:
-    first = int(day["start"].min()) // 60 * 60
-    last_case = max((float(by_session[s]["end"].max()) for s in day["session_id"]
-                     if s in by_session), default=0.0)
-    last = -(-int(max(float(day["end"].max()), last_case)) // 60) * 60
-    rooms = list(dict.fromkeys(day["room"]))
+    """One site's day: `day` its sessions by room and start, `cases_of` cases by start."""
+    first = int(min(s["start"] for s in day)) // 60 * 60
+    ends = [float(c["end"]) for s in day for c in cases_of.get(s["session_id"], [])]
+    last = -(-int(max([float(s["end"]) for s in day] + ends)) // 60) * 60
+    rooms = list(dict.fromkeys(s["room"] for s in day))
     width = LABEL_W + (last - first) * PX_PER_MIN + 24
     height = 18 + ROW_H * len(rooms)
 
@@ -220,49 +243,51 @@ def _day_svg(day: pd.DataFrame, by_session: dict[str, pd.DataFrame],
         out.append(f"<line x1=\"{x(hour):.1f}\" y1=\"14\" x2=\"{x(hour):.1f}\" y2=\"{height}\" "
                    f"class=\"grid\"/><text x=\"{x(hour):.1f}\" y=\"11\" class=\"tick\">"
                    f"{_hhmm(hour)}</text>")
-    for row, room in enumerate(rooms):
-        y = 18 + row * ROW_H
-        out.append(f"<text x=\"4\" y=\"{y + 14}\" class=\"room\">{_e(room)}</text>")
-        for session in day[day["room"] == room].itertuples():
-            s0, s1 = float(session.start), float(session.end)
-            released = session.status == "released"
-            tip = (f"{session.session_id}: {session.specialty or 'open'}, {_hhmm(s0)}-"
-                   f"{_hhmm(s1)}, {_pct(session.utilisation)}"
-                   + (", released" if released else ""))
-            out.append(f"<rect x=\"{x(s0):.1f}\" y=\"{y + 1}\" width=\"{(s1 - s0) * PX_PER_MIN:.1f}"
-                       f"\" height=\"{ROW_H - 2}\" class=\"{'rel' if released else 'staffed'}\">"
-                       f"<title>{_e(tip)}</title></rect>")
-            cases = by_session.get(session.session_id)
-            if cases is None:
-                continue
-            ends = cases["end"].to_numpy(float)
-            starts = cases["start"].to_numpy(float)
-            for gap_start, gap_end in zip(ends[:-1], starts[1:], strict=True):
-                if gap_end > gap_start:
-                    out.append(f"<rect x=\"{x(gap_start):.1f}\" y=\"{y + 6}\" width=\""
-                               f"{(gap_end - gap_start) * PX_PER_MIN:.1f}\" height=\""
-                               f"{ROW_H - 12}\" class=\"to\"/>")
-            for case in cases.to_dict("records"):
-                c0, c1 = float(case["start"]), float(case["end"])
-                tip = (f"{case['procedure'] or case['specialty']} {_hhmm(c0)}-{_hhmm(c1)}"
-                       + (f", {case['surgeon_id']}" if case["surgeon_id"] else ""))
-                out.append(f"<rect x=\"{x(c0):.1f}\" y=\"{y + 3}\" width=\""
-                           f"{max((c1 - c0) * PX_PER_MIN, 1):.1f}\" height=\"{ROW_H - 6}\" "
-                           f"fill=\"{colours.get(case['specialty'], '#777')}\"><title>{_e(tip)}"
-                           "</title></rect>")
-            if ends.max() > s1:
-                out.append(f"<rect x=\"{x(s1):.1f}\" y=\"{y + ROW_H - 4}\" width=\""
-                           f"{(ends.max() - s1) * PX_PER_MIN:.1f}\" height=\"3\" class=\"ot\">"
-                           f"<title>overtime {ends.max() - s1:.0f} min</title></rect>")
+    row_of = {room: row for row, room in enumerate(rooms)}
+    for room, row in row_of.items():
+        out.append(f"<text x=\"4\" y=\"{18 + row * ROW_H + 14}\" class=\"room\">{_e(room)}"
+                   "</text>")
+    for session in day:
+        y = 18 + row_of[session["room"]] * ROW_H
+        s0, s1 = float(session["start"]), float(session["end"])
+        released = session["status"] == "released"
+        tip = (f"{session['session_id']}: {session['specialty'] or 'open'}, {_hhmm(s0)}-"
+               f"{_hhmm(s1)}, {_pct(session['utilisation'])}" + (", released" if released else ""))
+        out.append(f"<rect x=\"{x(s0):.1f}\" y=\"{y + 1}\" width=\"{(s1 - s0) * PX_PER_MIN:.1f}"
+                   f"\" height=\"{ROW_H - 2}\" class=\"{'rel' if released else 'staffed'}\">"
+                   f"<title>{_e(tip)}</title></rect>")
+        cases = cases_of.get(session["session_id"], [])
+        for before, after in zip(cases[:-1], cases[1:], strict=False):
+            gap_start, gap_end = float(before["end"]), float(after["start"])
+            if gap_end > gap_start:
+                out.append(f"<rect x=\"{x(gap_start):.1f}\" y=\"{y + 6}\" width=\""
+                           f"{(gap_end - gap_start) * PX_PER_MIN:.1f}\" height=\""
+                           f"{ROW_H - 12}\" class=\"to\"/>")
+        for case in cases:
+            c0, c1 = float(case["start"]), float(case["end"])
+            tip = (f"{case['procedure'] or case['specialty']} {_hhmm(c0)}-{_hhmm(c1)}"
+                   + (f", {case['surgeon_id']}" if case["surgeon_id"] else ""))
+            out.append(f"<rect x=\"{x(c0):.1f}\" y=\"{y + 3}\" width=\""
+                       f"{max((c1 - c0) * PX_PER_MIN, 1):.1f}\" height=\"{ROW_H - 6}\" "
+                       f"fill=\"{colours.get(case['specialty'], '#777')}\"><title>{_e(tip)}"
+                       "</title></rect>")
+        last_end = max((float(c["end"]) for c in cases), default=s1)
+        if last_end > s1:
+            out.append(f"<rect x=\"{x(s1):.1f}\" y=\"{y + ROW_H - 4}\" width=\""
+                       f"{(last_end - s1) * PX_PER_MIN:.1f}\" height=\"3\" class=\"ot\">"
+                       f"<title>overtime {last_end - s1:.0f} min</title></rect>")
     out.append("</svg>")
     return "".join(out)
 
 
 def _heat(value: float) -> str:
-    """White (0 %) to deep blue (100 %); past 100 % (overtime counts as used) stays deep blue."""
-    v = float(np.clip(value, 0.0, 1.0))
-    r, g, b = (int(255 + (t - 255) * v) for t in (8, 81, 156))
-    return f"rgb({r},{g},{b})"
+    """Orange (50 % or less) through white (75 %) to blue (100 %, overtime counts as used), so
+    the underused sessions stand out (a diverging scale readable with colour-blindness)."""
+    low, mid, high = (244, 165, 130), (247, 247, 247), (33, 102, 172)
+    v = float(np.clip((value - 0.5) / 0.5, 0.0, 1.0))
+    a, b, t = (low, mid, v * 2) if v < 0.5 else (mid, high, v * 2 - 1)
+    r, g, bl = (int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))
+    return f"rgb({r},{g},{bl})"
 
 
 def _heatmap(sessions: pd.DataFrame) -> str:
@@ -278,7 +303,7 @@ def _heatmap(sessions: pd.DataFrame) -> str:
     dates = sorted(frame["date"].unique())
     head = "<tr><th>room</th>" + "".join(f"<th>{_e(d)}</th>" for d in dates) + "</tr>"
     rows = []
-    for place in sorted(frame["place"].unique()):
+    for place in sorted(frame["place"].unique(), key=_natural):
         tds = []
         for date in dates:
             if (place, date) not in cells.index:
@@ -289,11 +314,12 @@ def _heatmap(sessions: pd.DataFrame) -> str:
                 tds.append("<td class=\"relcell\" title=\"released\">rel.</td>")
                 continue
             share = float(cell["used"]) / float(cell["staffed"]) if cell["staffed"] else 0.0
-            dark = share > 0.55
+            dark = share > 0.9
             tds.append(f"<td style=\"background:{_heat(share)};color:"
                        f"{'#fff' if dark else '#000'}\">{100 * share:.0f}</td>")
         rows.append(f"<tr><th>{_e(place)}</th>" + "".join(tds) + "</tr>")
-    return ("<h3>Room x day: utilisation of staffed time, %</h3><div class=\"scroll\">"
+    return ("<h3>Room x day: utilisation of staffed time, % (orange: under 75 %, blue: full)"
+            "</h3><div class=\"scroll\">"
             f"<table class=\"heat\">{head}{''.join(rows)}</table></div>")
 
 
@@ -357,7 +383,7 @@ def _waitlist(outputs: Outputs) -> str:
                     "<tr><th>reason</th><th>patients</th><th>what it means</th></tr>"
                     + "".join(
                         f"<tr><th>{_e(code)}</th><td>{n:,}</td><td class=\"text\">"
-                        f"{_e(left.loc[left['reason'] == code, 'message'].iloc[0])}</td></tr>"
+                        f"{_e(_meaning(left, str(code)))}</td></tr>"
                         for code, n in reasons.items()) + "</table>")
     shown = left.head(LEFT_OUT_ROWS)
     columns = [c for c in ("patient_id", "urgency", "deadline", "days_overdue", "days_waited",
@@ -370,6 +396,10 @@ def _waitlist(outputs: Outputs) -> str:
                "<table id=\"leftout\"><tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns)
                + f"</tr>{body}</table></div>")
     return table + reason_table + listing
+
+
+def _meaning(left: pd.DataFrame, code: str) -> str:
+    return GENERAL_REASONS.get(code, str(left.loc[left["reason"] == code, "message"].iloc[0]))
 
 
 def _quartiles(days: pd.Series) -> str:
@@ -418,7 +448,8 @@ h3{font-size:1em;margin:1.2em 0 .4em}
 .card{border:1px solid #ccc;border-radius:6px;padding:.5em .8em;min-width:9em}
 .card .v{font-size:1.3em;font-weight:600}.card .l{font-size:.8em;color:#555}
 table{border-collapse:collapse;font-size:.85em}th,td{border:1px solid #ddd;padding:2px 6px}
-th{background:#f4f4f4;text-align:left}table.num td{text-align:right}td.text{text-align:left}
+th{background:#f4f4f4;text-align:left}table.num td{text-align:right}
+table.num td.text{text-align:left}
 .heat td{text-align:center;min-width:3.2em}.heat td.none{background:#fafafa}
 .relcell{background:repeating-linear-gradient(45deg,#eee,#eee 4px,#ccc 4px,#ccc 8px)}
 .scroll{overflow:auto;max-width:100%}.tall{max-height:30em}
@@ -429,6 +460,7 @@ svg.gantt{display:block;margin-bottom:.5em;font-size:11px}
 .legend span{margin-right:1em;white-space:nowrap}.legend i{display:inline-block;width:.9em;
 height:.9em;margin-right:.3em;vertical-align:middle;border:1px solid #999}
 .legend i.ot{background:#d62728}.legend i.to{background:#c8c8c8}.legend i.rel{background:#e6e6e6}
+.toc{font-size:.85em;line-height:1.6}.toc a{color:#08519c;white-space:nowrap}
 .bar{display:inline-block;height:.8em;background:#08519c}.barcell{text-align:left!important}
 dt{font-weight:600;margin-top:.4em}dd{margin-left:1.2em}
 """
