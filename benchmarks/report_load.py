@@ -1,4 +1,5 @@
-"""How heavy is a report? Prints the size of OUT/report.html and its load time in headless
+"""How heavy is a report? Prints the time to make report.html and plan.xlsx from OUT (in this
+process, into a temporary folder), the size of OUT/report.html and its load time in headless
 Chromium (navigation start to the end of the load event, then to the first paint of the whole
 page as a screenshot), median of RUNS loads, and keeps a screenshot of the top of the page.
 
@@ -10,16 +11,28 @@ Usage (after `./dev test`, which installs chromium and chromedriver when it can)
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from orplan.io.excel import write_workbook
+from orplan.reports.html import write_report
+
 folder = Path(sys.argv[1])
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 shot = Path(sys.argv[3]) if len(sys.argv) > 3 else None
 report = folder / "report.html"
+with tempfile.TemporaryDirectory() as scratch:
+    t = time.perf_counter()
+    write_report(folder, Path(scratch) / "report.html")
+    made = time.perf_counter() - t
+    t = time.perf_counter()
+    write_workbook(folder, Path(scratch) / "plan.xlsx")
+    print(f"made from {folder}: report.html in {made:.2f} s, plan.xlsx in "
+          f"{time.perf_counter() - t:.2f} s")
 os.environ.setdefault("SE_OFFLINE", "true")
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"

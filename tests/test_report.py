@@ -66,10 +66,14 @@ def test_report_figures_match_the_outputs(solved):
 
 def test_report_command_writes_where_asked(solved, tmp_path):
     target = tmp_path / "week.html"
-    result = runner.invoke(app, ["report", str(solved), "--to", str(target)])
+    copy = tmp_path / "out"
+    shutil.copytree(solved, copy)
+    (copy / "plan.xlsx").unlink()
+    result = runner.invoke(app, ["report", str(copy), "--to", str(target), "--xlsx"])
     assert result.exit_code == 0, result.output
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    assert not list(tmp_path.glob(".*.part"))
+    assert openpyxl.load_workbook(copy / "plan.xlsx").sheetnames[0] == "Summary"
+    assert not list(tmp_path.glob(".*.part")) and not list(copy.glob(".*.part"))
 
 
 def test_report_of_a_folder_without_outputs_is_a_clear_error(tmp_path):

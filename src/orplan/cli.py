@@ -337,6 +337,8 @@ def report_command(
                                            show_default=False)],
     to: Annotated[Path | None, typer.Option("--to", help="Where to write the report "
                                             "(default: OUTPUT/report.html).")] = None,
+    xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write the workbook "
+                                       "OUTPUT/plan.xlsx (as `solve --format xlsx`).")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write one self-contained HTML report of a plan: timelines, utilisation, waitlist,
@@ -344,19 +346,24 @@ def report_command(
 
     Examples:
       orplan report out/hospital
-      orplan report plans/week47 --to week47.html
+      orplan report plans/week47 --to week47.html --xlsx
     """
     from orplan.reports.html import ReportError, write_report
 
-    def run() -> Path:
+    def run() -> list[Path]:
         try:
-            return write_report(output, to)
+            written = [write_report(output, to)]
+            if xlsx:
+                from orplan.io.excel import write_workbook
+
+                written.append(write_workbook(output))
+            return written
         except ReportError as exc:
             err.print(f"cannot report: {exc}")
             raise typer.Exit(Exit.INVALID_INPUT) from None
 
-    written = _guard(debug, run)
-    console.print(f"wrote {written} ({written.stat().st_size / 1024:,.0f} KB)")
+    for path in _guard(debug, run):
+        console.print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KB)")
 
 
 @app.command()
