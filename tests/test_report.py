@@ -64,6 +64,23 @@ def test_report_figures_match_the_outputs(solved):
         assert f"<th>{name}</th><td>{term['weight']:,g}</td><td>{term['value']:,.0f}</td>" in text
 
 
+def test_urgency_table_adds_up_to_the_kpis(solved):
+    import json
+
+    text = (solved / "report.html").read_text(encoding="utf-8")
+    k = json.loads((solved / "summary.json").read_text())["kpis"]
+    table = text[text.index('<table class="num" id="urgency">'):]
+    table = table[:table.index("</table>")]
+    pairs = re.findall(r"<td>([\d,]+) of ([\d,]+)</td>", table)
+    kept = [tuple(int(n.replace(",", "")) for n in pair) for pair in pairs[0::2]]
+    overdue = [tuple(int(n.replace(",", "")) for n in pair) for pair in pairs[1::2]]
+    assert len(kept) == len(k["by_urgency"])
+    assert sum(a for a, _ in kept) == k["deadline_kept"]
+    assert sum(b for _, b in kept) == k["deadline_due_in_horizon"]
+    assert sum(a for a, _ in overdue) == k["overdue_planned"]
+    assert sum(b for _, b in overdue) == k["overdue_waiting"]
+
+
 def test_report_command_writes_where_asked(solved, tmp_path):
     target = tmp_path / "week.html"
     copy = tmp_path / "out"
@@ -74,6 +91,20 @@ def test_report_command_writes_where_asked(solved, tmp_path):
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert openpyxl.load_workbook(copy / "plan.xlsx").sheetnames[0] == "Summary"
     assert not list(tmp_path.glob(".*.part")) and not list(copy.glob(".*.part"))
+
+
+def test_report_from_parquet_outputs_is_the_same(solved, tmp_path):
+    import pandas as pd
+
+    from orplan.reports.html import write_report
+
+    copy = tmp_path / "out"
+    copy.mkdir()
+    shutil.copy(solved / "summary.json", copy)
+    for name in ("plan", "sessions", "unscheduled"):
+        frame = pd.read_csv(solved / f"{name}.csv", keep_default_na=False)  # numbers typed
+        frame.to_parquet(copy / f"{name}.parquet", index=False)
+    assert write_report(copy).read_text() == (solved / "report.html").read_text()
 
 
 def test_report_of_a_folder_without_outputs_is_a_clear_error(tmp_path):

@@ -171,6 +171,7 @@ def report_stage(data: PlanningData,
         out_plan["patient_id"]).to_numpy()
     out_plan["deadline"] = about["deadline"].dt.strftime("%Y-%m-%d").fillna("").to_numpy()
     out_plan["days_waited"] = about["days_waited"].astype(int).to_numpy()
+    out_plan["due_by"] = about["breach_date"].dt.strftime("%Y-%m-%d").fillna("").to_numpy()
     for column in ("start", "end"):
         out_plan[column] = out_plan[column].map(hhmm)
     out_sessions = stats.copy()

@@ -360,12 +360,14 @@ def _waitlist(outputs: Outputs) -> str:
         if start is not None and "deadline" in plan:
             end = start + pd.Timedelta(days=int(horizon.get("days", 1)) - 1)
             deadline = pd.to_datetime(mine["deadline"], errors="coerce")
-            date = pd.to_datetime(mine["date"])
-            due_p = int(((deadline >= start) & (deadline <= end)).sum())
-            kept = int(((deadline >= start) & (deadline <= end) & (date <= deadline)).sum())
-            overdue_p = int((deadline < start).sum())
             left_deadline = pd.to_datetime(theirs["deadline"], errors="coerce")
-            due_l = int(((left_deadline >= start) & (left_deadline <= end)).sum())
+            # the date to keep: due_by (deadline in the horizon, or its end for a mandatory
+            # patient), else, for outputs without it, a deadline in the horizon
+            due = _due_by(mine, deadline, start, end)
+            due_p = int(due.notna().sum())
+            kept = int((pd.to_datetime(mine["date"]) <= due).sum())
+            due_l = int(_due_by(theirs, left_deadline, start, end).notna().sum())
+            overdue_p = int((deadline < start).sum())
             overdue_l = int((left_deadline < start).sum())
         wait_p = mine["days_waited"] if "days_waited" in mine else pd.Series(dtype=float)
         wait_l = theirs["days_waited"] if "days_waited" in theirs else pd.Series(dtype=float)
@@ -396,6 +398,13 @@ def _waitlist(outputs: Outputs) -> str:
                "<table id=\"leftout\"><tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns)
                + f"</tr>{body}</table></div>")
     return table + reason_table + listing
+
+
+def _due_by(rows: pd.DataFrame, deadline: pd.Series, start: pd.Timestamp,
+            end: pd.Timestamp) -> pd.Series:
+    if "due_by" in rows:
+        return pd.to_datetime(rows["due_by"], errors="coerce")
+    return deadline.where((deadline >= start) & (deadline <= end))
 
 
 def _meaning(left: pd.DataFrame, code: str) -> str:

@@ -112,6 +112,7 @@ def unscheduled_table(case: Case, priority: pd.DataFrame, plan: pd.DataFrame,
         "days_overdue": rows["overdue_days"].astype(int).to_numpy(),
         "priority": rows["priority"].round(3).to_numpy(),
         "days_waited": rows["days_waited"].astype(int).to_numpy(),
+        "due_by": rows["breach_date"].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
         "reason": codes,
         "message": messages,
     })
