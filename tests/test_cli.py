@@ -127,8 +127,9 @@ def test_bad_config(small, tmp_path):
         "error [config-type] orplan.toml, column weights.idle_min: 'weights.idle_min' must be a "
         "non-negative number, got 'lots'",
         "error [config-unknown-key] orplan.toml, column weights.speed: unknown key "
-        "'weights.speed'; known keys: deadline_breach, idle_min, open_session, overdue_per_day, "
-        "overtime_min, room_switch, unscheduled, waiting_day",
+        "'weights.speed'; known keys: deadline_breach, drop_booked, idle_min, move_date, "
+        "move_room, open_session, overdue_per_day, overtime_min, room_switch, tentative_share, "
+        "unscheduled, waiting_day",
         "invalid configuration: nothing was planned",
     ]
 

@@ -63,7 +63,8 @@ def test_reported_terms_sum_to_solver_objective(case_dir):
     outcome = solve(case_dir)
     summary = outcome.summary
     assert set(summary["terms"]) == {"unscheduled", "deadline_breach", "overdue", "waiting",
-                                     "idle", "overtime", "open_sessions", "room_switches"}
+                                     "idle", "overtime", "open_sessions", "room_switches",
+                                     "dropped", "moved_date", "moved_room"}
     assert summary["status"] == "optimal"
     assert summary["objective"] == pytest.approx(summary["model_objective"], rel=1e-6)
 

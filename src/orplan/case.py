@@ -24,6 +24,7 @@ class Case:
     surgeons: pd.DataFrame | None = None
     equipment: pd.DataFrame | None = None
     beds: pd.DataFrame | None = None
+    previous_plan: pd.DataFrame | None = None  # bookings, see validate._previous_plan
     horizon_start: dt.date = dt.date(1970, 1, 1)
     horizon_days: int = 0
     files: dict[str, Path] = field(default_factory=dict)

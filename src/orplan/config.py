@@ -37,6 +37,12 @@ class Weights:
     overtime_min: float = 4.0  # per minute past the staffed end
     open_session: float = 0.0  # default cost of opening a session (sessions.open_cost overrides)
     room_switch: float = 150.0  # per extra room a surgeon works in on one day
+    # changes to the previous plan (previous_plan table), per confirmed patient; a tentative
+    # booking costs tentative_share of these
+    move_date: float = 5000.0  # planned on another date than booked
+    move_room: float = 500.0  # planned on the booked date, in another session
+    drop_booked: float = 30000.0  # booked, now left out (on top of the price of leaving out)
+    tentative_share: float = 0.1
 
 
 @dataclass(frozen=True)

@@ -22,16 +22,26 @@ EPS = 1e-6
 
 
 def greedy_order(priority: pd.DataFrame) -> np.ndarray:
-    """Patient positions, most pressing first."""
+    """Patient positions: confirmed bookings of the previous plan first (a planner keeps what was
+    promised), then the most pressing."""
     pressing = (priority["deadline_in_horizon"] | (priority["overdue_days"] > 0)).to_numpy()
+    confirmed = priority["booked_weight"].to_numpy() >= 1.0
     return np.lexsort((np.arange(len(priority)), -priority["days_waited"].to_numpy(),
-                       -priority["urgency_weight"].to_numpy(), ~pressing))
+                       -priority["urgency_weight"].to_numpy(), ~pressing, ~confirmed))
+
+
+def booked_pairs(data: PlanningData) -> np.ndarray:
+    """Mask over data.pairs: each booked patient's booked session (previous plan)."""
+    p, s = data.pairs["p"].to_numpy(), data.pairs["s"].to_numpy()
+    booked = data.priority["booked_session"].to_numpy()[p]
+    return np.asarray((booked != "") & (data.sessions["session_id"].to_numpy()[s] == booked),
+                      dtype=bool)
 
 
 def leave_out_price(priority: pd.DataFrame) -> np.ndarray:
     """Per patient: what leaving them out of the plan costs in the objective."""
     return (priority["leave_out_cost"] + priority["breach_cost"]
-            + priority["overdue_cost"]).to_numpy()
+            + priority["overdue_cost"] + priority["drop_cost"]).to_numpy()
 
 
 def priced_order(priority: pd.DataFrame, duration: np.ndarray) -> np.ndarray:
@@ -48,7 +58,8 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
                       fixed: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask over data.pairs: the pairs the planner's rule picks, taking patients in
     `order` (default: greedy_order, most pressing first). A patient with a `preferred` pair (mask
-    over data.pairs) tries that session first. `allow_overtime` lets cases use the session's
+    over data.pairs; default: the previous plan's bookings) tries that session first.
+    `allow_overtime` lets cases use the session's
     allowed overtime (the optimiser's plans do; a planner's rule keeps it for overruns).
     `flip_rooms` applies the model's surgeon rule instead of the planner's: a surgeon may have
     cases in sessions whose times overlap as long as their minutes fit in the union of those
@@ -78,7 +89,9 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
     if allow_overtime:
         capacity = capacity + sessions["max_ot"].to_numpy(dtype=float)
     first_choice = np.full(len(waitlist), -1, dtype=np.int64)
-    if preferred is not None:
+    if preferred is None:
+        preferred = booked_pairs(data)
+    if preferred.any():
         first_choice[pair_p[preferred]] = np.flatnonzero(preferred)
     window_start = sessions["start"].to_numpy(dtype=float)
     window_end = (sessions["end"] + sessions["max_ot"]).to_numpy(dtype=float)

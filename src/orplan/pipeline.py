@@ -184,7 +184,9 @@ def report_stage(data: PlanningData,
     term_weights = {"unscheduled": weights.unscheduled, "deadline_breach": weights.deadline_breach,
                     "overdue": weights.overdue_per_day, "waiting": weights.waiting_day,
                     "idle": weights.idle_min, "overtime": weights.overtime_min,
-                    "open_sessions": weights.open_session, "room_switches": weights.room_switch}
+                    "open_sessions": weights.open_session, "room_switches": weights.room_switch,
+                    "dropped": weights.drop_booked, "moved_date": weights.move_date,
+                    "moved_room": weights.move_room}
     summary: dict[str, Any] = {
         "objective": sum(terms.values()),
         "terms": {name: {"weight": term_weights[name], "value": round(value, 4)}

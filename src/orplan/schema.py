@@ -127,7 +127,26 @@ BEDS = Table(
     key=("ward", "date"),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (WAITLIST, SESSIONS, SURGEONS, EQUIPMENT, BEDS)}
+PREVIOUS_PLAN = Table(
+    "previous_plan",
+    False,
+    "the plan already given to patients (e.g. last night's plan.csv): changing it costs",
+    (
+        Column("patient_id", "str", True, "patient booked"),
+        Column("session_id", "str", False, "session booked (or give the date)"),
+        Column("date", "date", False, "date booked (taken from the session when it is given)"),
+        Column("status", "str", False, "confirmed (the patient was told; default) or tentative"),
+        Column("pin", "str", False, "session (keep exactly), date (keep the day) or none "
+               "(default): a pin that can no longer be kept is released and listed"),
+    ),
+    key=("patient_id",),
+)
+
+STATUSES = ("confirmed", "tentative")
+PINS = ("session", "date", "none")
+
+TABLES: dict[str, Table] = {t.name: t for t in (WAITLIST, SESSIONS, SURGEONS, EQUIPMENT, BEDS,
+                                                PREVIOUS_PLAN)}
 
 PLAN = Table(
     "plan",

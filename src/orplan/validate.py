@@ -20,7 +20,7 @@ from orplan.clock import hhmm
 from orplan.config import Config
 from orplan.io.read import RawTable, read_raw_table
 from orplan.issues import Issue
-from orplan.schema import TABLES, Column, Table
+from orplan.schema import PINS, STATUSES, TABLES, Column, Table
 
 _TRUE = {"true", "yes", "y", "1", "ja", "j", "x", "sant"}
 _FALSE = {"false", "no", "n", "0", "nei", "usant"}
@@ -275,9 +275,60 @@ def load_case(folder: Path, config: Config) -> tuple[Case | None, list[Issue]]:
     waitlist["urgency"] = waitlist["urgency"].where(waitlist["urgency"] != "",
                                                     config.default_urgency)
     case = Case(folder, config, waitlist, sessions, typed["surgeons"], typed["equipment"],
-                typed["beds"], start, days, files)
+                typed["beds"], None, start, days, files)
     _check_references(case, issues)
+    if typed["previous_plan"] is not None:
+        case.previous_plan = _previous_plan(case, typed["previous_plan"],
+                                            files["previous_plan"].name, issues)
     return case, issues
+
+
+def _previous_plan(case: Case, frame: pd.DataFrame, file: str,
+                   issues: list[Issue]) -> pd.DataFrame:
+    """The bookings of the previous plan, checked: status and pin spelled right, a session or a
+    date on every row. What changed overnight is a warning, not an error (the plan adapts): a
+    patient no longer on the waitlist, a session no longer in the sessions table (its date is
+    kept when given), a booking outside the horizon. Returns every row with `session_id` ("" when
+    unknown), `date` (the session's when it is known), `status`, `pin`, and `change`: "" for a
+    booking the plan can keep, else why it cannot (left-waitlist, session-closed,
+    outside-horizon)."""
+    frame = frame.copy()
+    for column, allowed, default in (("status", STATUSES, "confirmed"), ("pin", PINS, "none")):
+        values = frame[column].str.lower().replace("", default)
+        for _, row in frame[~values.isin(allowed)].iterrows():
+            issues.append(Issue(f"bad-{column}", file, int(row["_row"]), column,
+                                f"'{row[column]}' is not one of {', '.join(allowed)}"))
+        frame[column] = values.where(values.isin(allowed), default)
+    neither = (frame["session_id"] == "") & frame["date"].isna()
+    for _, row in frame[neither].iterrows():
+        issues.append(Issue("missing-value", file, int(row["_row"]), "session_id",
+                            "give the booked session_id or the booked date"))
+    sessions = case.sessions.drop_duplicates("session_id").set_index("session_id")["date"]
+    known = frame["session_id"].isin(sessions.index)
+    session_date = frame["session_id"].map(sessions)
+    differs = known & frame["date"].notna() & (frame["date"] != session_date)
+    for _, row in frame[differs].iterrows():
+        issues.append(Issue("previous-date-mismatch", file, int(row["_row"]), "date",
+                            f"session '{row['session_id']}' is on "
+                            f"{sessions[row['session_id']].date()}, not {row['date'].date()}; "
+                            "the session's date is used", "warning"))
+    frame["date"] = session_date.where(known, frame["date"])
+    on_list = frame["patient_id"].isin(case.waitlist["patient_id"])
+    gone_session = (frame["session_id"] != "") & ~known
+    start, end = pd.Timestamp(case.horizon_start), pd.Timestamp(case.horizon_end)
+    outside = frame["date"].notna() & ((frame["date"] < start) | (frame["date"] > end))
+    frame["change"] = np.select([~on_list, gone_session, outside],
+                                ["left-waitlist", "session-closed", "outside-horizon"], "")
+    messages = {"left-waitlist": "the patient is no longer on the waitlist; the booking is dropped",
+                "session-closed": "the booked session is no longer in the sessions table; the "
+                                  "patient is planned again (the day is kept if possible)",
+                "outside-horizon": "the booking is outside the planning horizon; it is ignored"}
+    for _, row in frame[(frame["change"] != "") & ~neither].iterrows():
+        issues.append(Issue(f"previous-{row['change']}", file, int(row["_row"]),
+                            "patient_id" if row["change"] == "left-waitlist" else "session_id",
+                            messages[row["change"]], "warning"))
+    frame["session_id"] = frame["session_id"].where(known, "")
+    return frame[~neither].reset_index(drop=True)
 
 
 def validate_case(folder: Path, config: Config) -> tuple[Case | None, list[Issue]]:

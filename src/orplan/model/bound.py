@@ -79,7 +79,7 @@ def relaxation(data: PlanningData) -> Relaxation:
     s = data.pairs["s"].to_numpy()
     duration = case.waitlist["duration_min"].to_numpy(dtype=float)[p]
     dates = sessions["date"].to_numpy()[s]
-    gain = pair_gain(priority, p, dates, weights.waiting_day)
+    gain = pair_gain(priority, p, dates, weights, sessions["session_id"].to_numpy()[s])
     minutes = np.floor(duration + turnover + 1e-9).astype(np.int64)
     capacity = sessions["capacity"].to_numpy(dtype=float)
     max_ot = sessions["max_ot"].to_numpy(dtype=float)
@@ -87,7 +87,7 @@ def relaxation(data: PlanningData) -> Relaxation:
     grid = math.gcd(*np.unique(minutes).tolist(), *np.unique(limit).tolist()) if len(p) else 1
     grid = max(grid, 1)
     constant = float((priority["leave_out_cost"] + priority["breach_cost"]
-                      + priority["overdue_cost"]).sum())
+                      + priority["overdue_cost"] + priority["drop_cost"]).sum())
     links = [_surgeon_limits(data, p, s, duration), _bed_days(data, p, s)]
     offset, pairs_, rows_, coefs_, rhs_, merge = 0, [], [], [], [], []
     for name, (pair, row, coef, rhs, keys) in zip(("surgeon_day_limit", "beds"), links,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from orplan.model.common import Model, expression
-from orplan.model.priority import on_time, waiting_cost
+from orplan.model.priority import change_cost, on_time, waiting_cost
 
 TERM_NAMES = ("unscheduled", "deadline_breach", "overdue", "waiting", "idle", "overtime",
               "open_sessions", "room_switches")
@@ -29,6 +29,12 @@ def define_objective(model: Model) -> None:
     overdue = priority["overdue_cost"].to_numpy()
     model.add_term("overdue", expression(x, -overdue[p], float(overdue.sum())))
     model.add_term("waiting", expression(x, waiting_cost(priority, p, dates, weights.waiting_day)))
+    drop = priority["drop_cost"].to_numpy()
+    if drop.any():  # a previous plan: dropping and moving its bookings
+        model.add_term("dropped", expression(x, -drop[p], float(drop.sum())))
+        model.add_term("moved", expression(x, change_cost(
+            priority, p, sessions["session_id"].to_numpy()[pairs["s"].to_numpy()], dates,
+            weights.move_date, weights.move_room)))
     n = len(sessions)
     if n:
         model.add_term("idle", expression(sessions["idle"].to_numpy(),

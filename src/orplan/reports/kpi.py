@@ -70,7 +70,27 @@ def objective_terms(case: Case, priority: pd.DataFrame, sessions: pd.DataFrame,
         "overtime": float(weights.overtime_min * session_stats["overtime_min"].sum()),
         "open_sessions": float(open_cost.to_numpy()[opened.to_numpy()].sum()),
         "room_switches": float(weights.room_switch * room_switches(plan)),
+        **booking_changes(case, priority, plan, planned, planned_date),
     }
+
+
+def booking_changes(case: Case, priority: pd.DataFrame, plan: pd.DataFrame, planned: np.ndarray,
+                    planned_date: pd.Series) -> dict[str, float]:
+    """The priced changes to the previous plan's bookings (0 without one): booked patients left
+    out (dropped), planned on another date (moved_date) or on the booked date in another session
+    (moved_room); each times the booking's weight (confirmed 1, tentative tentative_share)."""
+    weights = case.config.weights
+    weight = priority["booked_weight"].to_numpy()
+    session = plan.set_index("patient_id")["session_id"].reindex(priority["patient_id"])
+    booked_session = priority["booked_session"].to_numpy()
+    same_date = (planned_date == priority["booked_date"]).to_numpy()
+    kept = (session.to_numpy() == booked_session) | (same_date & (booked_session == ""))
+    booked = weight > 0
+    moved_room = booked & planned & ~kept & same_date
+    moved_date = booked & planned & ~kept & ~same_date
+    return {"dropped": float(weights.drop_booked * weight[booked & ~planned].sum()),
+            "moved_date": float(weights.move_date * weight[moved_date].sum()),
+            "moved_room": float(weights.move_room * weight[moved_room].sum())}
 
 
 def room_switches(plan: pd.DataFrame) -> int:

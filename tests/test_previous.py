@@ -1,0 +1,110 @@
+"""The previous plan (nightly re-planning): its table is checked, changing it is priced, and what
+changed overnight is a warning the plan adapts to."""
+
+import pandas as pd
+import pytest
+
+from orplan.validate import load_case
+
+from conftest import config_of, make_case, planned, solve, write_table
+
+DAY1, DAY2 = "2026-01-05", "2026-01-06"
+
+
+def issues_of(folder):
+    _, issues = load_case(folder, config_of(folder))
+    return {(i.code, i.row, i.column, i.severity) for i in issues}
+
+
+def test_previous_plan_table_is_checked(case_dir):
+    make_case(case_dir, [{}, {}, {}], [{"date": DAY1}, {"date": DAY2}],
+              previous_plan=[
+                  {"patient_id": "P1", "session_id": "S1", "date": "", "status": "done",
+                   "pin": ""},
+                  {"patient_id": "P2", "session_id": "", "date": "", "status": "", "pin": "room"},
+                  {"patient_id": "P3", "session_id": "S2", "date": DAY1, "status": "Tentative",
+                   "pin": "date"},
+                  {"patient_id": "P9", "session_id": "S1", "date": "", "status": "", "pin": ""},
+                  {"patient_id": "P1x", "session_id": "S7", "date": "", "status": "", "pin": ""}])
+    found = issues_of(case_dir)
+    assert ("bad-status", 2, "status", "error") in found
+    assert ("bad-pin", 3, "pin", "error") in found
+    assert ("missing-value", 3, "session_id", "error") in found  # neither session nor date
+    assert ("previous-date-mismatch", 4, "date", "warning") in found
+    assert ("previous-left-waitlist", 5, "patient_id", "warning") in found
+    assert ("previous-left-waitlist", 6, "patient_id", "warning") in found
+
+
+def test_closed_session_is_a_warning_and_the_day_is_kept(case_dir):
+    make_case(case_dir, [{}], [{"date": DAY1}, {"date": DAY2}],
+              previous_plan=[{"patient_id": "P1", "session_id": "S9", "date": DAY2}])
+    assert ("previous-session-closed", 2, "session_id", "warning") in issues_of(case_dir)
+    outcome = solve(case_dir)
+    assert planned(outcome) == {"P1": "S2"}  # the booked day, in the session still open
+    assert outcome.summary["terms"]["moved_date"]["value"] == 0
+
+
+def two_patients_one_slot(case_dir, previous=None, config=""):
+    """Two sessions of 60 minutes; P1 (more urgent) and P2 both fit either, one per session; on
+    its own the optimiser puts the more urgent P1 on the first day (less waiting)."""
+    make_case(case_dir, [{"urgency": "A"}, {"urgency": "C"}],
+              [{"date": DAY1, "end": "09:00"}, {"date": DAY2, "end": "09:00"}],
+              config="[rules]\nturnover_min = 0\nmax_overtime_min = 0\n" + config,
+              **({"previous_plan": previous} if previous else {}))
+
+
+def test_without_a_previous_plan_urgent_goes_first(case_dir):
+    two_patients_one_slot(case_dir)
+    outcome = solve(case_dir)
+    assert planned(outcome) == {"P1": "S1", "P2": "S2"}
+    terms = outcome.summary["terms"]
+    assert terms["moved_date"]["value"] == 0 == terms["dropped"]["value"]
+
+
+def test_confirmed_bookings_are_kept_when_moving_costs_more(case_dir):
+    booked = [{"patient_id": "P1", "session_id": "S2"}, {"patient_id": "P2", "session_id": "S1"}]
+    two_patients_one_slot(case_dir, booked)
+    outcome = solve(case_dir)
+    assert planned(outcome) == {"P1": "S2", "P2": "S1"}
+    assert outcome.summary["terms"]["moved_date"]["value"] == 0
+
+
+def test_tentative_bookings_are_cheap_to_move(case_dir):
+    booked = [{"patient_id": "P1", "session_id": "S2", "status": "tentative"},
+              {"patient_id": "P2", "session_id": "S1", "status": "tentative"}]
+    # moving a tentative booking costs 10 % of 300; one day's less waiting for P1 gains 160
+    two_patients_one_slot(case_dir, booked, "[weights]\nmove_date = 300\n")
+    outcome = solve(case_dir)
+    assert planned(outcome) == {"P1": "S1", "P2": "S2"}
+    assert outcome.summary["terms"]["moved_date"]["value"] == pytest.approx(2 * 0.1 * 300)
+
+
+def test_dropping_a_booking_is_priced_on_its_own(case_dir):
+    # one 60-minute session; P2 was booked in a session that closed overnight
+    make_case(case_dir, [{"urgency": "A"}, {"urgency": "D"}], [{"date": DAY1, "end": "09:00"}],
+              previous_plan=[{"patient_id": "P2", "session_id": "S5"}],
+              config="[rules]\nturnover_min = 0\nmax_overtime_min = 0\n"
+                     "[weights]\ndrop_booked = 50000\n")
+    outcome = solve(case_dir)
+    # the booking cannot be kept where it was; dropping it costs more than leaving P1 out
+    assert planned(outcome) == {"P2": "S1"}
+    assert outcome.summary["terms"]["dropped"]["value"] == 0
+    write_table(case_dir, "previous_plan", [{"patient_id": "P2", "session_id": "S5",
+                                             "status": "tentative"}])
+    outcome = solve(case_dir)
+    assert planned(outcome) == {"P1": "S1"}
+    assert outcome.summary["terms"]["dropped"]["value"] == pytest.approx(0.1 * 50000)
+
+
+def test_solving_again_on_its_own_plan_changes_nothing(tmp_path):
+    from orplan.generate import generate_case, write_case
+
+    tables, config = generate_case("tiny", 4)
+    write_case(tmp_path / "case", tables, config)
+    first = solve(tmp_path / "case", tmp_path / "first", time_limit=20, gap=0.0)
+    plan = pd.read_csv(tmp_path / "first" / "plan.csv", dtype=str)
+    plan.to_csv(tmp_path / "case" / "previous_plan.csv", index=False)
+    again = solve(tmp_path / "case", tmp_path / "again", time_limit=20, gap=0.0)
+    assert planned(again) == planned(first)
+    terms = again.summary["terms"]
+    assert [terms[name]["value"] for name in ("dropped", "moved_date", "moved_room")] == [0, 0, 0]
