@@ -108,3 +108,35 @@ def test_solving_again_on_its_own_plan_changes_nothing(tmp_path):
     assert planned(again) == planned(first)
     terms = again.summary["terms"]
     assert [terms[name]["value"] for name in ("dropped", "moved_date", "moved_room")] == [0, 0, 0]
+
+
+def test_overnight_changes_are_listed_with_their_cause(tmp_path):
+    from orplan.generate import generate_case, write_case
+
+    tables, config = generate_case("small", 2)
+    write_case(tmp_path / "case", tables, config)
+    solve(tmp_path / "case", tmp_path / "first", time_limit=15, gap=0.0)
+    first = pd.read_csv(tmp_path / "first" / "plan.csv", dtype=str)
+    first.to_csv(tmp_path / "case" / "previous_plan.csv", index=False)
+    # overnight: a booked session closes and a booked patient leaves the waitlist
+    closed, gone = first["session_id"].iloc[0], first["patient_id"].iloc[-1]
+    sessions = tables["sessions"]
+    ids = (sessions["site"] + "-" + sessions["room"] + "-" + sessions["date"].astype(str) + "-"
+           + sessions["start"].str.replace(":", ""))
+    assert closed in set(ids)
+    tables["sessions"] = sessions[ids != closed]
+    tables["waitlist"] = tables["waitlist"][tables["waitlist"]["patient_id"] != gone]
+    write_case(tmp_path / "case", tables, config)
+    night = solve(tmp_path / "case", tmp_path / "night", time_limit=15, gap=0.0)
+    changes = pd.read_csv(tmp_path / "night" / "changes.csv", dtype=str, keep_default_na=False)
+    row = changes.set_index("patient_id").loc[gone]
+    assert (row["change"], row["cause"]) == ("dropped", "left-waitlist")
+    from_closed = changes[changes["session_old"] == closed]
+    assert len(from_closed) == (first["session_id"] == closed).sum()
+    assert set(from_closed["change"]) <= {"moved-room", "moved-date", "dropped"}
+    assert set(from_closed["cause"]) == {"session-closed"}
+    figures = night.summary["changes"]
+    assert figures["bookings"] == len(first)
+    assert figures["kept"] + figures["moved-room"] + figures["moved-date"] + figures[
+        "dropped"] == len(first)
+    assert figures["confirmed_changed"] == len(first) - figures["kept"]

@@ -331,6 +331,54 @@ def _write_comparison(output: Path, table, changes, a, b, plan_a: Path,  # type:
     _guard(debug, lambda: write_outputs(output, tables, summary, "csv"))
 
 
+@app.command()
+def diff(
+    old: Annotated[Path, typer.Argument(help="The earlier plan: a plan or previous_plan file, or "
+                                        "an output folder.", show_default=False)],
+    new: Annotated[Path, typer.Argument(help="The later plan.", show_default=False)],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Also write changes.csv and summary.json (churn) here (replaced "
+        "atomically).")] = None,
+    show_ids: Annotated[bool, typer.Option("--show-ids", help="List the patients who changed.")
+                        ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """What changed between two plans: bookings kept, moved (another session that day, or
+    another day), dropped, and patients added, with churn figures (share of confirmed bookings
+    changed, days moved). Bookings without a status count as confirmed.
+
+    Examples:
+      orplan diff plans/monday plans/tuesday
+      orplan diff exports/week47/previous_plan.csv plans/week47 -o churn/week47
+    """
+    from orplan.reports.diff import churn, plan_diff, read_bookings, render_churn, write_diff
+
+    def run():  # type: ignore[no-untyped-def]
+        from orplan.pipeline import InvalidInput
+
+        frames = []
+        for path in (old, new):
+            frame, issues = read_bookings(path)
+            if frame is None or has_errors(issues):
+                raise InvalidInput(issues, f"the plan {path}")
+            frames.append(frame)
+        changes = plan_diff(frames[0], frames[1])
+        figures = churn(changes)
+        if output is not None:
+            write_diff(output, changes, figures)
+        return changes, figures
+
+    changes, figures = _guard(debug, run)
+    console.print(render_churn(figures))
+    if show_ids:
+        for row in changes[changes["change"] != "kept"].itertuples():
+            where = (f"{row.session_old or row.date_old or '-'} -> "
+                     f"{row.session_new or row.date_new or '-'}")
+            console.print(f"  {row.patient_id}: {row.change} ({where})")
+    if output is not None:
+        console.print(f"wrote {output}")
+
+
 @app.command("report")
 def report_command(
     output: Annotated[Path, typer.Argument(help="An output folder of `orplan solve`.",

@@ -180,6 +180,10 @@ def report_stage(data: PlanningData,
     out_sessions["utilisation"] = out_sessions["utilisation"].round(4)
     tables = {"plan": out_plan, "unscheduled": unscheduled, "sessions": out_sessions,
               "breaches": breaches}
+    changes = None
+    if case.previous_plan is not None:
+        changes = _changes(case.previous_plan, out_plan, unscheduled)
+        tables["changes"] = changes
     weights = case.config.weights
     term_weights = {"unscheduled": weights.unscheduled, "deadline_breach": weights.deadline_breach,
                     "overdue": weights.overdue_per_day, "waiting": weights.waiting_day,
@@ -194,7 +198,30 @@ def report_stage(data: PlanningData,
         "kpis": kpis(case, priority, stats, plan, breaches),
         "unscheduled_reasons": unscheduled["reason"].value_counts().sort_index().to_dict(),
     }
+    if changes is not None:
+        from orplan.reports.diff import churn
+
+        summary["changes"] = churn(changes)
     return tables, summary
+
+
+def _changes(previous: pd.DataFrame, plan: pd.DataFrame,
+             unscheduled: pd.DataFrame) -> pd.DataFrame:
+    """The plan against the previous plan (orplan.reports.diff), with the cause of each forced
+    change: what changed overnight (validate._previous_plan), or why a dropped patient is left
+    out (their reason in unscheduled)."""
+    from orplan.reports.diff import plan_diff
+
+    cause = dict(zip(unscheduled["patient_id"], unscheduled["reason"], strict=True))
+    overnight = previous[previous["change"] != ""]
+    cause.update(zip(overnight["patient_id"], overnight["change"], strict=True))
+    new = plan.assign(date=pd.to_datetime(plan["date"]))
+    # bookings outside the horizon are neither kept nor changed by this plan
+    booked = previous.assign(session_id=previous["session_given"])
+    diff = plan_diff(booked[booked["change"] != "outside-horizon"], new, cause)
+    # a cause only where the booking was not kept
+    diff.loc[diff["change"].isin(["kept", "added"]), "cause"] = ""
+    return diff
 
 
 def peak_memory_mb() -> dict[str, float]:

@@ -289,7 +289,8 @@ def _previous_plan(case: Case, frame: pd.DataFrame, file: str,
     date on every row. What changed overnight is a warning, not an error (the plan adapts): a
     patient no longer on the waitlist, a session no longer in the sessions table (its date is
     kept when given), a booking outside the horizon. Returns every row with `session_id` ("" when
-    unknown), `date` (the session's when it is known), `status`, `pin`, and `change`: "" for a
+    unknown; `session_given` as booked), `date` (the session's when it is known), `status`,
+    `pin`, and `change`: "" for a
     booking the plan can keep, else why it cannot (left-waitlist, session-closed,
     outside-horizon)."""
     frame = frame.copy()
@@ -327,6 +328,7 @@ def _previous_plan(case: Case, frame: pd.DataFrame, file: str,
         issues.append(Issue(f"previous-{row['change']}", file, int(row["_row"]),
                             "patient_id" if row["change"] == "left-waitlist" else "session_id",
                             messages[row["change"]], "warning"))
+    frame["session_given"] = frame["session_id"]  # as booked, for the list of changes
     frame["session_id"] = frame["session_id"].where(known, "")
     return frame[~neither].reset_index(drop=True)
 

@@ -46,6 +46,10 @@ def render_summary(console: Console, outcome: Any, output: Path) -> None:
     reasons = ", ".join(f"{code} {n}" for code, n in summary["unscheduled_reasons"].items())
     if reasons:
         console.print(f"left out by reason: {reasons}")
+    if "changes" in summary:
+        from orplan.reports.diff import render_churn
+
+        console.print("against the previous plan: " + render_churn(summary["changes"]))
     times = summary["times_s"]
     console.print("time (s): " + "  ".join(f"{stage} {seconds:.2f}"
                                             for stage, seconds in times.items()))
