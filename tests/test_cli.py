@@ -151,7 +151,8 @@ def test_generate_then_validate(tmp_path):
     assert again.exit_code == 2
 
 
-@pytest.mark.parametrize("command", ["solve", "validate", "check", "generate"])
+@pytest.mark.parametrize("command", ["solve", "validate", "check", "generate", "bench", "report",
+                                     "compare", "diff"])
 def test_every_command_has_help_with_examples(command):
     result = run(command, "--help")
     assert result.exit_code == 0

@@ -4,7 +4,7 @@ changed overnight is a warning the plan adapts to."""
 import pandas as pd
 import pytest
 
-from orplan.validate import load_case
+from orplan.validate import validate_case
 
 from conftest import config_of, make_case, planned, solve, write_table
 
@@ -12,7 +12,7 @@ DAY1, DAY2 = "2026-01-05", "2026-01-06"
 
 
 def issues_of(folder):
-    _, issues = load_case(folder, config_of(folder))
+    _, issues = validate_case(folder, config_of(folder))
     return {(i.code, i.row, i.column, i.severity) for i in issues}
 
 
@@ -140,3 +140,99 @@ def test_overnight_changes_are_listed_with_their_cause(tmp_path):
     assert figures["kept"] + figures["moved-room"] + figures["moved-date"] + figures[
         "dropped"] == len(first)
     assert figures["confirmed_changed"] == len(first) - figures["kept"]
+
+
+FREE_MOVES = "[weights]\nmove_date = 0\nmove_room = 0\n"
+
+
+def test_a_pinned_session_is_kept_even_when_moving_is_free(case_dir):
+    booked = [{"patient_id": "P1", "session_id": "S2", "pin": "session"},
+              {"patient_id": "P2", "session_id": "S1"}]
+    two_patients_one_slot(case_dir, booked, FREE_MOVES)
+    assert planned(solve(case_dir)) == {"P1": "S2", "P2": "S1"}
+    booked[0]["pin"] = "none"  # unpinned and free to move: the urgent patient goes first
+    two_patients_one_slot(case_dir, booked, FREE_MOVES)
+    assert planned(solve(case_dir)) == {"P1": "S1", "P2": "S2"}
+
+
+def test_a_pinned_date_keeps_the_day_not_the_room(case_dir):
+    make_case(case_dir, [{"urgency": "A"}, {"urgency": "C"}, {"urgency": "C"}],
+              [{"date": DAY1, "end": "09:00"}, {"date": DAY2, "end": "09:00"},
+               {"date": DAY2, "end": "09:00"}],
+              previous_plan=[{"patient_id": "P1", "session_id": "S2", "pin": "date"},
+                             {"patient_id": "P2", "session_id": "S1"}],
+              config="[rules]\nturnover_min = 0\nmax_overtime_min = 0\n" + FREE_MOVES)
+    plan = planned(solve(case_dir))
+    assert plan["P1"] in {"S2", "S3"} and plan["P2"] == "S1"
+
+
+def test_a_pin_that_cannot_be_kept_is_released_and_listed(case_dir):
+    make_case(case_dir, [{}], [{"date": DAY1}, {"date": DAY2}],
+              previous_plan=[{"patient_id": "P1", "session_id": "S7", "pin": "session"}])
+    assert ("pin-released", 2, "pin", "warning") in issues_of(case_dir)
+    outcome = solve(case_dir)
+    assert set(planned(outcome)) == {"P1"}
+    changes = outcome.tables["changes"].set_index("patient_id")
+    assert changes.loc["P1", "cause"] == "session-closed"
+
+
+def frozen_case(case_dir, config=""):
+    """Day 1 is frozen: S1 holds P1's confirmed booking and has room for one more case; P2 is
+    new and urgent."""
+    make_case(case_dir, [{"urgency": "C"}, {"urgency": "B"}],
+              [{"date": DAY1, "end": "10:00"}, {"date": DAY2, "end": "09:00"}],
+              previous_plan=[{"patient_id": "P1", "session_id": "S1"}],
+              config="[rules]\nturnover_min = 0\nmax_overtime_min = 0\nfreeze_days = 1\n"
+                     + config + FREE_MOVES)
+
+
+def test_frozen_days_take_no_new_patient(case_dir):
+    frozen_case(case_dir)
+    assert planned(solve(case_dir)) == {"P1": "S1", "P2": "S2"}
+
+
+def test_frozen_days_admit_the_classes_allowed(case_dir):
+    frozen_case(case_dir, 'freeze_admit = ["B"]\n')
+    assert planned(solve(case_dir)) == {"P1": "S1", "P2": "S1"}
+
+
+def test_a_surgeon_off_sick_moves_the_booking_with_its_cause(case_dir):
+    make_case(case_dir, [{"surgeon_id": "DR1"}], [{"date": DAY1}, {"date": DAY2}],
+              surgeons=[{"surgeon_id": "DR1", "date": DAY2, "max_minutes": ""}],
+              previous_plan=[{"patient_id": "P1", "session_id": "S1", "pin": "session"}])
+    assert ("booking-lost", 2, "session_id", "warning") in issues_of(case_dir)
+    outcome = solve(case_dir)
+    assert planned(outcome) == {"P1": "S2"}
+    row = outcome.tables["changes"].set_index("patient_id").loc["P1"]
+    assert (row["change"], row["cause"]) == ("moved-date", "surgeon-unavailable")
+
+
+def test_nightly_runs_are_reproducible_and_tell_warnings_apart(tmp_path):
+    """Same input and seed, same plan (a run that finishes within its limit); a booking that
+    could not be kept is a warning in summary.json with exit code 0."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from orplan.cli import app
+    from orplan.generate import generate_case, write_case
+
+    tables, config = generate_case("tiny", 6)
+    write_case(tmp_path / "case", tables, config)
+    runner = CliRunner()
+    outputs = []
+    for name in ("a", "b"):
+        result = runner.invoke(app, ["solve", str(tmp_path / "case"), "-o", str(tmp_path / name),
+                                     "--quiet"])
+        assert result.exit_code == 0, result.output
+        outputs.append((tmp_path / name / "plan.csv").read_text())
+        assert json.loads((tmp_path / name / "summary.json").read_text())["status"] == "optimal"
+    assert outputs[0] == outputs[1]
+    plan = pd.read_csv(tmp_path / "a" / "plan.csv", dtype=str)
+    plan.loc[0, "session_id"] = "CLOSED-SESSION"
+    plan.to_csv(tmp_path / "case" / "previous_plan.csv", index=False)
+    result = runner.invoke(app, ["solve", str(tmp_path / "case"), "-o", str(tmp_path / "c"),
+                                 "--quiet"])
+    assert result.exit_code == 0
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text())
+    assert summary["warnings"] >= 1 and summary["changes"]["bookings"] == len(plan)

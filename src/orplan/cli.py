@@ -174,6 +174,12 @@ def solve(
                                                     help="Write HiGHS's log to this file.")] = None,
     report: Annotated[bool, typer.Option("--report", help="Also write report.html (see "
                                          "`orplan report`).")] = False,
+    freeze_days: Annotated[int | None, typer.Option(
+        "--freeze-days", min=0, help="Days from the horizon start whose confirmed bookings (in "
+        "previous_plan) never move and that take no new patient [config: 0].")] = None,
+    freeze_admit: Annotated[list[str] | None, typer.Option(
+        "--freeze-admit", help="An urgency class that may still be added in the frozen days "
+        "(repeat for more) [config: none].")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -184,6 +190,7 @@ def solve(
       orplan solve exports/week47 -o plans/week47 --time-limit 120 --format parquet
       orplan solve exports/week47 -o plans/baseline --method greedy
       orplan solve exports/week47 -o plans/week47 --report
+      orplan solve exports/tonight -o plans/tonight --freeze-days 2 --freeze-admit A
     """
     from orplan.pipeline import SolveOptions, run_solve
     from orplan.reports.terminal import render_summary
@@ -197,6 +204,15 @@ def solve(
 
     def run():  # type: ignore[no-untyped-def]
         cfg = _config(case, config)
+        if freeze_days is not None:
+            cfg = dataclasses.replace(cfg, freeze_days=freeze_days)
+        if freeze_admit:
+            unknown = [key for key in freeze_admit if key not in cfg.urgency]
+            if unknown:
+                err.print(f"--freeze-admit: {', '.join(unknown)} is not an urgency class "
+                          f"({', '.join(cfg.urgency)})")
+                raise typer.Exit(Exit.USAGE)
+            cfg = dataclasses.replace(cfg, freeze_admit=tuple(freeze_admit))
         settings = dataclasses.replace(
             cfg.solver,
             **{k: v for k, v in {"time_limit": time_limit, "gap": gap, "threads": threads,

@@ -60,6 +60,10 @@ class Config:
     turnover_min: float = 30.0  # cleaning/changeover minutes between two cases in a room
     max_overtime_min: float = 30.0  # default allowed minutes past a session's end
     default_urgency: str = "C"  # class of patients with no urgency given
+    # nightly re-planning (previous_plan): the first freeze_days of the horizon keep their
+    # confirmed bookings and take no new patient but those of the freeze_admit urgency classes
+    freeze_days: int = 0
+    freeze_admit: tuple[str, ...] = ()
     urgency: dict[str, UrgencyClass] = field(default_factory=lambda: dict(DEFAULT_URGENCY))
     weights: Weights = field(default_factory=Weights)
     solver: SolverSettings = field(default_factory=SolverSettings)
@@ -72,6 +76,10 @@ CONFIG_KEYS: list[tuple[str, str, str]] = [
     ("rules", "turnover_min", "minutes between two cases in a room (default 30)"),
     ("rules", "max_overtime_min", "default minutes allowed past a session's end (default 30)"),
     ("rules", "default_urgency", "urgency class of patients without one (default C)"),
+    ("rules", "freeze_days", "days from the horizon start whose confirmed bookings never move "
+     "(default 0)"),
+    ("rules", "freeze_admit", "urgency classes that may still be added in the frozen days "
+     "(default none)"),
     ("urgency.<KEY>", "max_days / weight", "urgency classes (default A 14/8, B 60/4, C 180/2, "
      "D 365/1)"),
     *[("weights", f.name, f"objective weight (default {f.default})") for f in fields(Weights)],
@@ -162,7 +170,23 @@ def load_config(path: Path | None) -> Config:
                 config = replace(config, turnover_min=float(value))
             else:
                 config = replace(config, max_overtime_min=float(value))
-    unknown_rules = set(rules) - {"turnover_min", "max_overtime_min", "default_urgency"}
+    if "freeze_days" in rules:
+        value = rules["freeze_days"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            issues.append(Issue("config-type", file, None, "rules.freeze_days",
+                                "'rules.freeze_days' must be a whole number >= 0"))
+        else:
+            config = replace(config, freeze_days=value)
+    if "freeze_admit" in rules:
+        value = rules["freeze_admit"]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            issues.append(Issue("config-type", file, None, "rules.freeze_admit",
+                                "'rules.freeze_admit' must be a list of urgency classes, such "
+                                "as [\"A\"]"))
+        else:
+            config = replace(config, freeze_admit=tuple(value))
+    unknown_rules = set(rules) - {"turnover_min", "max_overtime_min", "default_urgency",
+                                  "freeze_days", "freeze_admit"}
     for key in sorted(unknown_rules):
         issues.append(Issue("config-unknown-key", file, None, f"rules.{key}",
                             f"unknown key 'rules.{key}'"))
@@ -185,6 +209,11 @@ def load_config(path: Path | None) -> Config:
                             f"default urgency '{default_urgency}' is not a defined class "
                             f"({', '.join(config.urgency)})"))
     config = replace(config, default_urgency=default_urgency)
+    for key in config.freeze_admit:
+        if key not in config.urgency:
+            issues.append(Issue("config-type", file, None, "rules.freeze_admit",
+                                f"'{key}' in rules.freeze_admit is not a defined urgency class "
+                                f"({', '.join(config.urgency)})"))
     config = replace(
         config,
         weights=_coerce_section(Weights, raw.get("weights", {}), "weights", file, issues),

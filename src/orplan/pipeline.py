@@ -182,7 +182,7 @@ def report_stage(data: PlanningData,
               "breaches": breaches}
     changes = None
     if case.previous_plan is not None:
-        changes = _changes(case.previous_plan, out_plan, unscheduled)
+        changes = _changes(case.previous_plan, out_plan, unscheduled, data.released)
         tables["changes"] = changes
     weights = case.config.weights
     term_weights = {"unscheduled": weights.unscheduled, "deadline_breach": weights.deadline_breach,
@@ -205,14 +205,15 @@ def report_stage(data: PlanningData,
     return tables, summary
 
 
-def _changes(previous: pd.DataFrame, plan: pd.DataFrame,
-             unscheduled: pd.DataFrame) -> pd.DataFrame:
+def _changes(previous: pd.DataFrame, plan: pd.DataFrame, unscheduled: pd.DataFrame,
+             released: dict[str, str]) -> pd.DataFrame:
     """The plan against the previous plan (orplan.reports.diff), with the cause of each forced
-    change: what changed overnight (validate._previous_plan), or why a dropped patient is left
-    out (their reason in unscheduled)."""
+    change: what changed overnight (validate._previous_plan), a pin the rules no longer allow
+    (pin-released), or why a dropped patient is left out (their reason in unscheduled)."""
     from orplan.reports.diff import plan_diff
 
     cause = dict(zip(unscheduled["patient_id"], unscheduled["reason"], strict=True))
+    cause.update(released)
     overnight = previous[previous["change"] != ""]
     cause.update(zip(overnight["patient_id"], overnight["change"], strict=True))
     new = plan.assign(date=pd.to_datetime(plan["date"]))

@@ -346,4 +346,15 @@ def validate_case(folder: Path, config: Config) -> tuple[Case | None, list[Issue
     for patient, (code, message) in result.ineligible.items():
         issues.append(Issue("no-eligible-session", file, int(rows[patient]), None,
                             f"no session can take this patient ({code}): {message}", "warning"))
+    if result.released and case.previous_plan is not None:
+        booked = case.previous_plan.drop_duplicates("patient_id").set_index("patient_id")["_row"]
+        for patient, code in result.released.items():
+            message = (f"the booked session no longer allows this patient ({code}); the patient "
+                       "is planned again" if code != "pin-released" else "no session allowed by "
+                       "the pin can take the patient any more; the pin is released and the "
+                       "patient planned again")
+            issues.append(Issue("booking-lost" if code != "pin-released" else code,
+                                case.file("previous_plan"), int(booked[patient]),
+                                "session_id" if code != "pin-released" else "pin", message,
+                                "warning"))
     return case, issues

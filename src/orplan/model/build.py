@@ -25,7 +25,7 @@ def planning_data(case: Case) -> PlanningData:
     """Eligible pairs, sessions, priorities and ineligibility reasons: deterministic for a case."""
     eligible = eligibility(case)
     return PlanningData(case, eligible.pairs, eligible.sessions, patient_priority(case),
-                        eligible.ineligible)
+                        eligible.ineligible, eligible.released)
 
 
 def build_model(case: Case, data: PlanningData | None = None,
@@ -37,7 +37,7 @@ def build_model(case: Case, data: PlanningData | None = None,
     selected = data.pairs if keep is None else data.pairs.loc[keep].reset_index(drop=True)
     pairs = pair_details(data.case, data.sessions, selected)
     model = Model(data.case, pairs, data.sessions, data.priority, data.ineligible,
-                  pulp.LpProblem("orplan", pulp.LpMinimize))
+                  data.released, pulp.LpProblem("orplan", pulp.LpMinimize))
     model.pairs["x"] = binaries(model, "x", len(model.pairs))
     define_session_variables(model)
     define_assignment_constraints(model)

@@ -23,6 +23,8 @@ class PlanningData:
     sessions: pd.DataFrame
     priority: pd.DataFrame
     ineligible: dict[str, tuple[str, str]]
+    # patient_id -> why a pin of the previous plan was released (model.pairs.keep_bookings)
+    released: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

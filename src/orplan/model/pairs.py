@@ -10,7 +10,7 @@ mobile units at the site that day.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,10 @@ class Eligibility:
     sessions: pd.DataFrame  # sessions in the horizon, with capacity, max_ot, open_cost, day
     pairs: pd.DataFrame  # one row per eligible pair: p, s (int32 positions), sorted by p then s
     ineligible: dict[str, tuple[str, str]]  # patient_id -> (reason code, message)
+    # patient_id -> why their booking in the previous plan cannot be kept as it was: the reason
+    # code of the rule its session now breaks (e.g. surgeon-unavailable), or pin-released (a pin
+    # no session allows any more; see keep_bookings)
+    released: dict[str, str] = field(default_factory=dict)
 
 
 def session_table(case: Case) -> pd.DataFrame:
@@ -117,7 +121,90 @@ def eligibility(case: Case) -> Eligibility:
     pair_s = np.concatenate(kept_s) if kept_s else np.empty(0, dtype=np.int32)
     order = np.lexsort((pair_s, pair_p))
     pairs = pd.DataFrame({"p": pair_p[order], "s": pair_s[order]})
-    return Eligibility(sessions, pairs, ineligible)
+    lost = _lost_bookings(case, sessions, pairs, checks, patient_spec, session_spec)
+    pairs, released = keep_bookings(case, sessions, pairs)
+    return Eligibility(sessions, pairs, ineligible, {**released, **lost})
+
+
+def _lost_bookings(case: Case, sessions: pd.DataFrame, pairs: pd.DataFrame, checks: _Checks,
+                   patient_spec: np.ndarray, session_spec: np.ndarray) -> dict[str, str]:
+    """Bookings of the previous plan whose session is still there but now breaks a rule for the
+    patient (surgeon away, equipment gone, ...): patient_id -> the rule's reason code."""
+    previous = case.previous_plan
+    if previous is None or previous.empty:
+        return {}
+    ids = case.waitlist["patient_id"]
+    position = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+    session_of = pd.Series(np.arange(len(sessions)), index=sessions["session_id"].to_numpy())
+    booked = previous[(previous["change"] == "") & previous["session_id"].isin(session_of.index)
+                      & previous["patient_id"].isin(position.index)]
+    p = position[booked["patient_id"]].to_numpy()
+    s = session_of[booked["session_id"]].to_numpy()
+    eligible = set(zip(pairs["p"].to_numpy().tolist(), pairs["s"].to_numpy().tolist(),
+                       strict=True))
+    gone = np.array([(a, b) not in eligible for a, b in zip(p.tolist(), s.tolist(),
+                                                             strict=True)], dtype=bool)
+    if not gone.any():
+        return {}
+    p, s = p[gone], s[gone]
+    wrong_specialty = (session_spec[s] != -1) & (session_spec[s] != patient_spec[p])
+    step = checks.first_failure(p, s)
+    names = np.where(wrong_specialty, "specialty",
+                     np.array([*STEPS, "specialty"], dtype=object)[np.minimum(step, len(STEPS))])
+    return {str(ids.iat[int(a)]): REASONS[str(name)][0] for a, name in zip(p, names, strict=True)}
+
+
+def keep_bookings(case: Case, sessions: pd.DataFrame,
+                  pairs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The eligible pairs the previous plan still allows. A patient pinned to a session (pin
+    `session`, or a confirmed booking in the frozen days) keeps only that session's pair, one
+    pinned to a date only that date's pairs; a frozen session takes only the patients confirmed
+    in it and those of the freeze_admit classes. A pin the rules no longer allow (session
+    closed, surgeon away, ...) is released: the patient keeps every eligible pair, and the
+    returned dict says so (pin-released)."""
+    previous = case.previous_plan
+    if previous is None or previous.empty or pairs.empty:
+        return pairs, {}
+    config = case.config
+    ids = case.waitlist["patient_id"]
+    position = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+    booked = previous[previous["change"].isin(["", "session-closed"])].drop_duplicates(
+        "patient_id")
+    booked = booked[booked["patient_id"].isin(position.index)]
+    frozen_until = pd.Timestamp(case.horizon_start) + pd.Timedelta(days=config.freeze_days)
+    confirmed = booked["status"] == "confirmed"
+    in_frozen = confirmed & booked["date"].notna() & (booked["date"] < frozen_until)
+    by_session = (booked["pin"] == "session") | in_frozen
+    by_date = (booked["pin"] == "date") & ~by_session
+    n = len(ids)
+    pin_session = np.full(n, "", dtype=object)
+    pin_session[position[booked["patient_id"]].to_numpy()] = np.where(
+        by_session, booked["session_given"], "")
+    pin_date = np.full(n, np.datetime64("NaT", "ns"))
+    pin_date[position[booked.loc[by_date, "patient_id"]].to_numpy()] = booked.loc[
+        by_date, "date"].to_numpy()
+    p, s = pairs["p"].to_numpy(), pairs["s"].to_numpy()
+    session_id = sessions["session_id"].to_numpy()[s]
+    date = sessions["date"].to_numpy()[s]
+    pinned = (pin_session[p] != "") | ~np.isnat(pin_date[p])
+    fits_pin = np.where(pin_session[p] != "", session_id == pin_session[p], date == pin_date[p])
+    # patients with a pin and no pair that keeps it: released
+    has_fit = np.zeros(n, dtype=bool)
+    has_fit[p[pinned & fits_pin]] = True
+    wanted = (pin_session != "") | ~np.isnat(pin_date)
+    released_p = np.flatnonzero(wanted & ~has_fit)
+    keep = ~pinned | fits_pin | ~has_fit[p]
+    # frozen sessions: their confirmed patients and the admitted classes only
+    if config.freeze_days > 0:
+        frozen_session = (sessions["date"] < frozen_until).to_numpy()[s]
+        confirmed_here = np.zeros(n, dtype=object)
+        confirmed_here[:] = ""
+        confirmed_here[position[booked.loc[confirmed, "patient_id"]].to_numpy()] = booked.loc[
+            confirmed, "session_given"].to_numpy()
+        admitted = case.waitlist["urgency"].isin(list(config.freeze_admit)).to_numpy()
+        keep &= ~frozen_session | (confirmed_here[p] == session_id) | admitted[p]
+    released = {str(ids.iat[int(i)]): "pin-released" for i in released_p}
+    return pairs[keep].reset_index(drop=True), released
 
 
 def pair_details(case: Case, sessions: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
