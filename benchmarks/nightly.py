@@ -1,12 +1,13 @@
 """How many confirmed bookings does a night's re-planning change, with and without the previous
 plan? Solves CASE (night 1), makes a realistic overnight change (a share of booked patients
 cancel and leave the waitlist, new urgent referrals arrive, one booked room-day closes), then
-plans night 2 twice: as a fresh plan, and with night 1's plan as the previous plan. Prints the
-churn of each against night 1 (orplan.reports.diff).
+plans night 2 three times: as a fresh plan, with night 1's plan as the previous plan, and with
+it and the first day frozen (--freeze-days 1). Prints the churn of each against night 1
+(orplan.reports.diff).
 
 Usage (after `./dev setup`):
   .venv/bin/python benchmarks/nightly.py CASE SECONDS WORK_DIR [SEED]
-(e.g. benchmarks/cases/hospital-s1 60 /tmp/nightly: about 3.5 minutes)
+(e.g. benchmarks/cases/hospital-s1 60 /tmp/nightly: about 4.5 minutes)
 """
 
 import shutil
@@ -26,9 +27,9 @@ rng = np.random.default_rng(seed)
 orplan = str(Path(sys.executable).with_name("orplan"))
 
 
-def solve(folder: Path, out: Path) -> None:
+def solve(folder: Path, out: Path, *options: str) -> None:
     subprocess.run([orplan, "solve", str(folder), "-o", str(out), "--time-limit", seconds,
-                    "--quiet"], check=True)
+                    "--quiet", *options], check=True)
 
 
 shutil.rmtree(work, ignore_errors=True)
@@ -64,8 +65,9 @@ print(f"night 1: {len(first)} booked; overnight: {len(cancelled)} cancel, {NEW_U
 solve(night2, work / "fresh")
 shutil.copy(work / "night1" / "plan.csv", night2 / "previous_plan.csv")
 solve(night2, work / "with_previous")
+solve(night2, work / "frozen_day", "--freeze-days", "1")
 old, _ = read_bookings(work / "night1")
-for name in ("fresh", "with_previous"):
+for name in ("fresh", "with_previous", "frozen_day"):
     new_plan, _ = read_bookings(work / name)
     figures = churn(plan_diff(old, new_plan))
     summary = pd.read_json(work / name / "summary.json", typ="series")
