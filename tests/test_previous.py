@@ -236,3 +236,27 @@ def test_nightly_runs_are_reproducible_and_tell_warnings_apart(tmp_path):
     assert result.exit_code == 0
     summary = json.loads((tmp_path / "c" / "summary.json").read_text())
     assert summary["warnings"] >= 1 and summary["changes"]["bookings"] == len(plan)
+
+
+def test_the_previous_plan_is_kept_when_the_solver_finds_nothing_better(tmp_path, monkeypatch):
+    from orplan import pipeline
+    from orplan.generate import generate_case, write_case
+    from orplan.solve import SolveReport, SolveResult, Status
+
+    tables, config = generate_case("small", 7)
+    write_case(tmp_path / "case", tables, config)
+    first = solve(tmp_path / "case", tmp_path / "first", time_limit=15, gap=0.0)
+    (tmp_path / "first" / "plan.csv").replace(tmp_path / "case" / "previous_plan.csv")
+
+    def no_plan(*args, **kwargs):  # a solver that finds nothing in time
+        report = SolveReport(Status.NO_PLAN, None, None, None, 1.0,
+                             "stopped by orplan at the time limit", "HiGHS", 1.0)
+        return SolveResult(report, None)
+
+    monkeypatch.setattr(pipeline, "solve_stage", no_plan)
+    again = solve(tmp_path / "case", tmp_path / "again")
+    assert again.summary["plan_source"] == "previous plan"
+    assert again.summary["solver_status"].endswith("the previous plan was better and was written")
+    assert planned(again) == planned(first)
+    assert again.tables["plan"]["start"].tolist() == first.tables["plan"]["start"].tolist()
+    assert again.summary["changes"]["confirmed_changed"] == 0

@@ -305,6 +305,10 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                 continue
             candidates.append((name, extract_stage(data, mask, finish_by, starts)))
         candidates.append(("greedy start", start_timed))
+        previous = _previous_candidate(data)
+        if previous is not None:  # keeping last night's plan is always a candidate
+            candidates.append(("previous plan", extract_stage(data, previous[0], finish_by,
+                                                              previous[1])))
         # the solver's plan wins ties: its status (optimal) then stands
         scored = [(round(plan_objective(data, timed), 6), name != "solver", i)
                   for i, (name, timed) in enumerate(candidates)]
@@ -315,7 +319,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
             result.report = dataclasses.replace(
                 result.report, status=Status.FEASIBLE if bounded else Status.HEURISTIC,
                 solver_status=f"{result.report.solver_status}; the "
-                f"{'greedy starting' if source == 'greedy start' else source} plan was "
+                f"{_LABEL.get(source, source + ' plan')} was "
                 f"{'better and was ' if len(candidates) > 1 else ''}written")
     report = result.report
     t = lap("extract", t)
@@ -360,6 +364,31 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     else:
         final_summary()
     return SolveOutcome(case, report, summary, tables, issues, violations, times)
+
+
+_LABEL = {"greedy start": "greedy starting plan", "previous plan": "previous plan"}
+
+
+def _previous_candidate(data: PlanningData) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The previous plan's bookings the rules still allow, as chosen pairs, with their starts
+    when the previous plan has a `start` column (then they are timed as booked when they still
+    fit); None without a previous plan."""
+    from orplan.greedy import booked_pairs
+
+    previous = data.case.previous_plan
+    if previous is None or previous.empty:
+        return None
+    chosen = booked_pairs(data)
+    if not chosen.any():
+        return None
+    starts = None
+    if "start" in previous:
+        clock = previous.drop_duplicates("patient_id").set_index("patient_id")["start"]
+        parts = clock.astype(str).str.extract(r"^(\d{1,2}):(\d{2})")
+        minutes = (parts[0].astype(float) * 60 + parts[1].astype(float))
+        ids = data.case.waitlist["patient_id"].to_numpy()[data.pairs["p"].to_numpy()]
+        starts = np.where(chosen, minutes.reindex(ids).to_numpy(), np.nan)
+    return chosen, starts
 
 
 def _finish(report: bool, workbook: bool, name: str, folder: Path) -> None:
