@@ -176,3 +176,25 @@ def test_report_opens_in_a_headless_browser(solved, monkeypatch):
         assert driver.save_screenshot(str(ARTEFACTS / "report.png"))
     finally:
         driver.quit()
+
+
+def test_report_and_workbook_show_changes_to_the_previous_plan(solved, tmp_path):
+    import pandas as pd
+
+    tables, config = generate_case("small", 3)
+    write_case(tmp_path / "case", tables, config)
+    previous = pd.read_csv(solved / "plan.csv", dtype=str)
+    previous.loc[0, "session_id"] = "CLOSED"  # its session closed overnight
+    previous.to_csv(tmp_path / "case" / "previous_plan.csv", index=False)
+    options = SolveOptions(time_limit=20, gap=0.0, threads=1, seed=0, isolate=False,
+                           report=True, workbook=True)
+    run_solve(tmp_path / "case", tmp_path / "out", config_of(tmp_path / "case"), options)
+    text = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert '<section id="changes"' in text and "session-closed" in text
+    book = openpyxl.load_workbook(tmp_path / "out" / "plan.xlsx")
+    assert book.sheetnames[-1] == "Changes"
+    sheet = book["Changes"]
+    header = [cell.value for cell in sheet[1]]
+    assert "cause" in header and "date_before" in header
+    column = header.index("date_before")
+    assert any(isinstance(row[column].value, dt.datetime) for row in sheet.iter_rows(min_row=2))

@@ -12,7 +12,7 @@ import pandas as pd
 from orplan.reports.html import Outputs, read_outputs
 
 MAX_WIDTH = 60
-DATE_COLUMNS = ("date", "deadline", "planned_date")
+DATE_COLUMNS = ("date", "deadline", "planned_date", "date_before", "date_after", "due_by")
 TIME_COLUMNS = ("start", "end")  # minutes after midnight in the outputs
 
 
@@ -38,7 +38,7 @@ def write_workbook(folder: Path, target: Path | None = None) -> Path:
             for i, column in enumerate(frame.columns):
                 kind = ("date" if column in DATE_COLUMNS else "time" if column in TIME_COLUMNS
                         else "percent" if column == "utilisation" else None)
-                shown = frame[column].astype(str).str.len()
+                shown = frame[column].astype(str).str.len().fillna(0)
                 width = min(MAX_WIDTH, max(len(str(column)), int(shown.max()) if len(shown)
                                            else 0, 10 if kind == "date" else 0) + 2)
                 sheet.set_column(i, i, width, formats[kind] if kind else None)
@@ -59,8 +59,16 @@ def _sheets(outputs: Outputs) -> dict[str, pd.DataFrame]:
                                         "status", "session_id"]])
     sessions = sessions.sort_values(["date", "site", "room", "start"])
     left = _typed(outputs.unscheduled.copy())
-    return {"Summary": _summary(outputs.summary), "Plan": plan.reset_index(drop=True),
-            "Sessions": sessions.reset_index(drop=True), "Left out": left}
+    sheets = {"Summary": _summary(outputs.summary), "Plan": plan.reset_index(drop=True),
+              "Sessions": sessions.reset_index(drop=True), "Left out": left}
+    if outputs.changes is not None:
+        changes = outputs.changes.rename(columns={"date_old": "date_before",
+                                                  "date_new": "date_after"})
+        for column in ("date_before", "date_after"):
+            changes[column] = pd.to_datetime(changes[column].replace("", None), errors="coerce")
+        changes["days_moved"] = pd.to_numeric(changes["days_moved"], errors="coerce")
+        sheets["Changes"] = changes
+    return sheets
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -95,4 +103,6 @@ def _summary(summary: dict[str, Any]) -> pd.DataFrame:
             rows.append((key, value))
     for name, term in summary.get("terms", {}).items():
         rows.append((f"objective term {name}", term["value"]))
+    for key, value in summary.get("changes", {}).items():
+        rows.append((f"changes to the previous plan: {key}", value))
     return pd.DataFrame(rows, columns=["figure", "value"])

@@ -50,6 +50,13 @@ DEFINITIONS = [
     ("gap", "(objective - best bound) / objective: how far, at most, the plan can be from the "
             "best possible plan under these rules and weights."),
     ("room switch", "for each surgeon and day, each room beyond the first."),
+    ("kept, moved, dropped, added", "against the previous plan: a booking kept in its session (or "
+                                    "on its day when it had no session), moved to another "
+                                    "session that day or to another day, left out, or a patient "
+                                    "newly planned."),
+    ("cause", "why a booking could not be kept as it was: left-waitlist, session-closed, the rule "
+              "the booked session now breaks (e.g. surgeon-unavailable), pin-released, or the "
+              "reason a dropped patient is left out; empty when the plan chose the change."),
 ]
 
 
@@ -59,6 +66,7 @@ class Outputs:
     sessions: pd.DataFrame
     unscheduled: pd.DataFrame
     summary: dict[str, Any]
+    changes: pd.DataFrame | None = None  # against a previous plan, when there was one
 
 
 class ReportError(Exception):
@@ -101,7 +109,8 @@ def read_outputs(folder: Path) -> Outputs:
                           (unscheduled, "days_overdue")):
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    return Outputs(plan, sessions, unscheduled, summary)
+    changes = _table(folder, "changes") if "changes" in summary else None
+    return Outputs(plan, sessions, unscheduled, summary, changes)
 
 
 def _minutes(clock: pd.Series) -> pd.Series:
@@ -138,6 +147,8 @@ def render_report(outputs: Outputs, title: str) -> str:
         _section("timeline", "Timeline per site and day", _timelines(plan, sessions, colours)),
         _section("utilisation", "Utilisation", _heatmap(sessions) + _specialty_table(sessions)),
         _section("waitlist", "Waitlist", _waitlist(outputs)),
+        *([_section("changes", "Changes to the previous plan", _changes(outputs))]
+          if outputs.changes is not None else []),
         _section("objective", "Objective and solver", _objective(summary)),
         _section("definitions", "What the figures mean", _definitions()),
     ]
@@ -409,6 +420,31 @@ def _due_by(rows: pd.DataFrame, deadline: pd.Series, start: pd.Timestamp,
 
 def _meaning(left: pd.DataFrame, code: str) -> str:
     return GENERAL_REASONS.get(code, str(left.loc[left["reason"] == code, "message"].iloc[0]))
+
+
+def _changes(outputs: Outputs) -> str:
+    """Churn against the previous plan, and the changed bookings (whom to call, and why)."""
+    figures, changes = outputs.summary["changes"], outputs.changes
+    assert changes is not None
+    cards = [("bookings kept", f"{figures['kept']:,} of {figures['bookings']:,}"),
+             ("moved, same day", f"{figures['moved-room']:,}"),
+             ("moved to another day", f"{figures['moved-date']:,}"),
+             ("dropped", f"{figures['dropped']:,}"), ("added", f"{figures['added']:,}"),
+             ("confirmed bookings changed", _pct(figures["confirmed_changed_share"])),
+             ("days moved (confirmed)", f"{figures['confirmed_days_moved']:,}")]
+    changed = changes[~changes["change"].isin(["kept", "added"])]
+    shown = changed.head(LEFT_OUT_ROWS)
+    columns = ["patient_id", "change", "status", "session_old", "date_old", "session_new",
+               "date_new", "days_moved", "cause"]
+    body = "".join("<tr>" + "".join(f"<td>{_e(row[c])}</td>" for c in columns) + "</tr>"
+                   for _, row in shown.iterrows())
+    more = (f"<p>The first {len(shown):,} of {len(changed):,}; changes.csv lists them all.</p>"
+            if len(changed) > len(shown) else "")
+    return ("<div class=\"cards\">" + "".join(
+        f"<div class=\"card\"><div class=\"v\">{_e(v)}</div><div class=\"l\">{_e(label)}</div>"
+        "</div>" for label, v in cards) + "</div><h3>Bookings changed (whom to tell)</h3>" + more
+        + "<div class=\"scroll tall\"><table id=\"changed\"><tr>"
+        + "".join(f"<th>{_e(c)}</th>" for c in columns) + f"</tr>{body}</table></div>")
 
 
 def _quartiles(days: pd.Series) -> str:
