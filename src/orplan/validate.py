@@ -283,6 +283,23 @@ def load_case(folder: Path, config: Config) -> tuple[Case | None, list[Issue]]:
     return case, issues
 
 
+def check_bookings(frame: pd.DataFrame, file: str, issues: list[Issue]) -> pd.Series:
+    """Checks of a table of bookings (schema.PREVIOUS_PLAN), in place: status and pin spelled
+    right (blank: confirmed, none; a wrong value is an error and gets the default), a session or
+    a date on every row. Returns the mask of rows with neither."""
+    for column, allowed, default in (("status", STATUSES, "confirmed"), ("pin", PINS, "none")):
+        values = frame[column].str.lower().replace("", default)
+        for _, row in frame[~values.isin(allowed)].iterrows():
+            issues.append(Issue(f"bad-{column}", file, int(row["_row"]), column,
+                                f"'{row[column]}' is not one of {', '.join(allowed)}"))
+        frame[column] = values.where(values.isin(allowed), default)
+    neither = (frame["session_id"] == "") & frame["date"].isna()
+    for _, row in frame[neither].iterrows():
+        issues.append(Issue("missing-value", file, int(row["_row"]), "session_id",
+                            "give the booked session_id or the booked date"))
+    return neither
+
+
 def _previous_plan(case: Case, frame: pd.DataFrame, file: str,
                    issues: list[Issue]) -> pd.DataFrame:
     """The bookings of the previous plan, checked: status and pin spelled right, a session or a
@@ -294,16 +311,7 @@ def _previous_plan(case: Case, frame: pd.DataFrame, file: str,
     booking the plan can keep, else why it cannot (left-waitlist, session-closed,
     outside-horizon)."""
     frame = frame.copy()
-    for column, allowed, default in (("status", STATUSES, "confirmed"), ("pin", PINS, "none")):
-        values = frame[column].str.lower().replace("", default)
-        for _, row in frame[~values.isin(allowed)].iterrows():
-            issues.append(Issue(f"bad-{column}", file, int(row["_row"]), column,
-                                f"'{row[column]}' is not one of {', '.join(allowed)}"))
-        frame[column] = values.where(values.isin(allowed), default)
-    neither = (frame["session_id"] == "") & frame["date"].isna()
-    for _, row in frame[neither].iterrows():
-        issues.append(Issue("missing-value", file, int(row["_row"]), "session_id",
-                            "give the booked session_id or the booked date"))
+    neither = check_bookings(frame, file, issues)
     sessions = case.sessions.drop_duplicates("session_id").set_index("session_id")["date"]
     known = frame["session_id"].isin(sessions.index)
     session_date = frame["session_id"].map(sessions)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from orplan.io.read import RawTable, find_table, read_raw_table
 from orplan.issues import Issue
-from orplan.schema import PINS, PREVIOUS_PLAN, STATUSES
+from orplan.schema import PREVIOUS_PLAN
 
 CHANGES = ("kept", "moved-room", "moved-date", "dropped", "added")
 
@@ -23,7 +23,7 @@ CHANGES = ("kept", "moved-room", "moved-date", "dropped", "added")
 def read_bookings(path: Path) -> tuple[pd.DataFrame | None, list[Issue]]:
     """Bookings from a plan or previous_plan file, or a folder holding plan.* (else
     previous_plan.*); every problem as an Issue."""
-    from orplan.validate import parse_table
+    from orplan.validate import check_bookings, parse_table
 
     issues: list[Issue] = []
     raw: RawTable | None = None
@@ -46,16 +46,7 @@ def read_bookings(path: Path) -> tuple[pd.DataFrame | None, list[Issue]]:
     frame = parse_table(raw, PREVIOUS_PLAN, issues)
     if frame is None:
         return None, issues
-    for column, allowed, default in (("status", STATUSES, "confirmed"), ("pin", PINS, "none")):
-        values = frame[column].str.lower().replace("", default)
-        for _, row in frame[~values.isin(allowed)].iterrows():
-            issues.append(Issue(f"bad-{column}", raw.file, int(row["_row"]), column,
-                                f"'{row[column]}' is not one of {', '.join(allowed)}"))
-        frame[column] = values
-    neither = (frame["session_id"] == "") & frame["date"].isna()
-    for _, row in frame[neither].iterrows():
-        issues.append(Issue("missing-value", raw.file, int(row["_row"]), "session_id",
-                            "give the booked session_id or the booked date"))
+    check_bookings(frame, raw.file, issues)
     for _, row in frame[frame["patient_id"].duplicated(keep=False)].iterrows():
         issues.append(Issue("duplicate-key", raw.file, int(row["_row"]), "patient_id",
                             f"patient '{row['patient_id']}' is booked more than once"))
