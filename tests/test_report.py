@@ -117,6 +117,22 @@ def test_report_of_a_folder_without_outputs_is_a_clear_error(tmp_path):
     assert "is not a folder" in result.output
 
 
+def test_damaged_outputs_are_clear_errors_and_an_empty_plan_reports(solved, tmp_path):
+    copy = tmp_path / "out"
+    shutil.copytree(solved, copy)
+    header = (copy / "plan.csv").read_text().splitlines()[0]
+    (copy / "plan.csv").write_text(header + "\n")  # a plan with no case
+    result = runner.invoke(app, ["report", str(copy), "--xlsx"])
+    assert result.exit_code == 0, result.output
+    (copy / "sessions.csv").write_text("session_id,site\nS1,A\n")
+    result = runner.invoke(app, ["report", str(copy)])
+    assert result.exit_code == 3
+    assert "sessions.csv lacks column(s) room, date" in result.output
+    (copy / "sessions.csv").write_text("")
+    result = runner.invoke(app, ["report", str(copy)])
+    assert result.exit_code == 3 and "sessions.csv" in result.output and "empty" in result.output
+
+
 def test_workbook_reads_back_with_real_dates_and_times(solved):
     book = openpyxl.load_workbook(solved / "plan.xlsx")
     assert book.sheetnames == ["Summary", "Plan", "Sessions", "Left out"]

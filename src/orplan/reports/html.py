@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from orplan.io.read import read_raw_table
+from orplan.issues import Issue
+
 # Colour-blind-safe palette (Okabe-Ito and Tol's muted), repeated when there are more specialties.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
            "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677",
@@ -73,18 +76,30 @@ class ReportError(Exception):
     """The output folder cannot be reported on (missing or unreadable files)."""
 
 
+# The columns the report reads from each output table (orplan's own outputs have them all).
+NEEDED = {"plan": ("patient_id", "session_id", "date", "start", "end", "specialty"),
+          "sessions": ("session_id", "site", "room", "date", "start", "end", "specialty",
+                       "capacity_min", "booked_min", "turnover_min", "overtime_min", "idle_min",
+                       "utilisation", "cases", "status"),
+          "unscheduled": ("patient_id", "urgency", "deadline", "reason", "message"),
+          "changes": ("patient_id", "change", "status", "session_old", "date_old",
+                      "session_new", "date_new", "days_moved", "cause")}
+
+
 def _table(folder: Path, name: str) -> pd.DataFrame:
-    csv, parquet = folder / f"{name}.csv", folder / f"{name}.parquet"
-    try:
-        if csv.exists():
-            return pd.read_csv(csv, dtype=str, keep_default_na=False)
-        if parquet.exists():
-            return pd.read_parquet(parquet).astype(str)
-    except (OSError, ValueError) as error:
-        raise ReportError(f"{csv if csv.exists() else parquet}: cannot be read ({error})") \
-            from error
-    raise ReportError(f"{folder}: no {name}.csv or {name}.parquet; give the folder "
-                      "`orplan solve -o` wrote")
+    """An output table as text cells (orplan.io.read: CSV or Parquet alike)."""
+    issues: list[Issue] = []
+    raw = read_raw_table(folder, name, issues)
+    if issues:
+        raise ReportError("; ".join(f"{i.file}: {i.message}" for i in issues))
+    if raw is None:
+        raise ReportError(f"{folder}: no {name}.csv or {name}.parquet; give the folder "
+                          "`orplan solve -o` wrote")
+    missing = [c for c in NEEDED[name] if c not in raw.frame.columns]
+    if missing:
+        raise ReportError(f"{raw.file} lacks column(s) {', '.join(missing)}; give the folder "
+                          "`orplan solve -o` wrote")
+    return raw.frame
 
 
 def read_outputs(folder: Path) -> Outputs:
@@ -114,7 +129,7 @@ def read_outputs(folder: Path) -> Outputs:
 
 
 def _minutes(clock: pd.Series) -> pd.Series:
-    parts = clock.str.split(":", expand=True).astype(int)
+    parts = clock.str.extract(r"^(\d{1,2}):(\d{2})").astype(float)
     return parts[0] * 60 + parts[1]
 
 
