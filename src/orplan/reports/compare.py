@@ -91,25 +91,19 @@ def kpi_table(a: PlanFigures, b: PlanFigures) -> pd.DataFrame:
 
 def patient_changes(case: Case, plan_a: pd.DataFrame, plan_b: pd.DataFrame) -> pd.DataFrame:
     """One row per patient planned in either plan: where each plan puts them and the change:
-    same (same session), room (same date, other session), date (other date), only-a, only-b."""
-    a, b = normalised_plan(case, plan_a), normalised_plan(case, plan_b)
-    both = a[["patient_id", "session_id", "date", "start"]].merge(
-        b[["patient_id", "session_id", "date", "start"]], on="patient_id", how="outer",
-        suffixes=("_a", "_b"))
-    change = np.select(
-        [both["session_id_a"].isna(), both["session_id_b"].isna(),
-         both["session_id_a"] == both["session_id_b"], both["date_a"] == both["date_b"]],
-        ["only-b", "only-a", "same", "room"], "date")
-    days = (pd.to_datetime(both["date_b"]) - pd.to_datetime(both["date_a"])).dt.days
-    out = pd.DataFrame({
-        "patient_id": both["patient_id"],
-        "change": change,
-        "session_a": both["session_id_a"].fillna(""),
-        "date_a": pd.to_datetime(both["date_a"]).dt.strftime("%Y-%m-%d").fillna(""),
-        "session_b": both["session_id_b"].fillna(""),
-        "date_b": pd.to_datetime(both["date_b"]).dt.strftime("%Y-%m-%d").fillna(""),
-        "days_moved": days.astype("Int64"),
-    })
+    same (same session), room (same date, other session), date (other date), only-a, only-b
+    (orplan.reports.diff's comparison, in the words of two plans side by side)."""
+    from orplan.reports.diff import plan_diff
+
+    a = normalised_plan(case, plan_a).assign(status="")
+    b = normalised_plan(case, plan_b)
+    diff = plan_diff(a, b)
+    words = {"kept": "same", "moved-room": "room", "moved-date": "date", "dropped": "only-a",
+             "added": "only-b"}
+    out = pd.DataFrame({"patient_id": diff["patient_id"], "change": diff["change"].map(words),
+                        "session_a": diff["session_old"], "date_a": diff["date_old"],
+                        "session_b": diff["session_new"], "date_b": diff["date_new"],
+                        "days_moved": diff["days_moved"]})
     rank = {"only-a": 0, "only-b": 1, "date": 2, "room": 3, "same": 4}
     return out.sort_values(["change", "patient_id"], key=lambda c: c.map(rank)
                            if c.name == "change" else c).reset_index(drop=True)
