@@ -32,6 +32,8 @@ def greedy_order(priority: pd.DataFrame) -> np.ndarray:
 
 def booked_pairs(data: PlanningData) -> np.ndarray:
     """Mask over data.pairs: each booked patient's booked session (previous plan)."""
+    if not data.priority["booked_weight"].to_numpy().any():  # no previous plan
+        return np.zeros(len(data.pairs), dtype=bool)
     p, s = data.pairs["p"].to_numpy(), data.pairs["s"].to_numpy()
     booked = data.priority["booked_session"].to_numpy()[p]
     return np.asarray((booked != "") & (data.sessions["session_id"].to_numpy()[s] == booked),

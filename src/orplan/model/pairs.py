@@ -140,10 +140,9 @@ def _lost_bookings(case: Case, sessions: pd.DataFrame, pairs: pd.DataFrame, chec
                       & previous["patient_id"].isin(position.index)]
     p = position[booked["patient_id"]].to_numpy()
     s = session_of[booked["session_id"]].to_numpy()
-    eligible = set(zip(pairs["p"].to_numpy().tolist(), pairs["s"].to_numpy().tolist(),
-                       strict=True))
-    gone = np.array([(a, b) not in eligible for a, b in zip(p.tolist(), s.tolist(),
-                                                             strict=True)], dtype=bool)
+    n_sessions = len(sessions)
+    gone = ~np.isin(p * n_sessions + s, pairs["p"].to_numpy(np.int64) * n_sessions
+                    + pairs["s"].to_numpy(np.int64))
     if not gone.any():
         return {}
     p, s = p[gone], s[gone]
