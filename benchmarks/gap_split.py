@@ -38,6 +38,7 @@ from pathlib import Path
 import highspy
 import numpy as np
 import pandas as pd
+from written_plan import read_written
 
 from orplan.config import load_config
 from orplan.greedy import priced_order
@@ -206,18 +207,7 @@ def main() -> None:
     prices = compact.prices
     bound = lagrangian_bound(rel, prices)
     print(f"compact LP optimal {compact.optimal}; bound at its prices (LB) {bound:,.0f}")
-    # the written plan as pairs and starts
-    written = pd.read_csv(plan_dir / "plan.csv", dtype=str)
-    p_of = pd.Series(np.arange(len(case.waitlist)), index=case.waitlist["patient_id"])
-    s_of = pd.Series(np.arange(len(data.sessions)), index=data.sessions["session_id"])
-    pair_of = pd.Series(np.arange(len(rel.p)), index=pd.MultiIndex.from_arrays([rel.p, rel.s]))
-    positions = pair_of.loc[list(zip(p_of[written["patient_id"]], s_of[written["session_id"]],
-                                     strict=True))].to_numpy()
-    x = np.zeros(len(rel.p), dtype=bool)
-    x[positions] = True
-    hours, minutes = written["start"].str.split(":", expand=True).astype(int).T.to_numpy()
-    starts = np.full(len(rel.p), np.nan)
-    starts[positions] = hours * 60 + minutes
+    x, starts = read_written(data, plan_dir)  # rel.p, rel.s are data.pairs' p, s
     objective = plan_objective(data, extract_stage(data, x, None, starts))
     print(f"plan {objective:,.0f}: {objective - bound:,.0f} above LB "
           f"({(objective - bound) / objective:.1%} of the plan)")

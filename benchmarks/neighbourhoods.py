@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from written_plan import read_written
 
 from orplan.config import load_config
 from orplan.greedy import priced_order
@@ -30,19 +31,7 @@ case, _ = load_stage(folder, load_config(config_path if config_path.exists() els
 data = planning_data(case)
 order = priced_order(data.priority, case.waitlist["duration_min"].to_numpy(float))
 
-# the written plan as pairs and starts
-written = pd.read_csv(plan_dir / "plan.csv", dtype=str)
-p_of = pd.Series(np.arange(len(case.waitlist)), index=case.waitlist["patient_id"])
-s_of = pd.Series(np.arange(len(data.sessions)), index=data.sessions["session_id"])
-pair_of = pd.Series(np.arange(len(data.pairs)),
-                    index=pd.MultiIndex.from_arrays([data.pairs["p"], data.pairs["s"]]))
-positions = pair_of.loc[list(zip(p_of[written["patient_id"]], s_of[written["session_id"]],
-                                 strict=True))].to_numpy()
-plan = np.zeros(len(data.pairs), dtype=bool)
-plan[positions] = True
-hours, minutes = written["start"].str.split(":", expand=True).astype(int).T.to_numpy()
-times = np.full(len(data.pairs), np.nan)
-times[positions] = hours * 60 + minutes
+plan, times = read_written(data, plan_dir)  # the written plan as pairs and starts
 
 
 def objective(mask: np.ndarray, starts: np.ndarray) -> float:
