@@ -164,6 +164,11 @@ def solve(
                                                 help="Solver threads [config: 1].")] = None,
     seed: Annotated[int | None, typer.Option("--seed", min=0,
                                              help="Solver random seed [config: 0].")] = None,
+    deterministic: Annotated[bool | None, typer.Option(
+        "--deterministic/--wall-clock", help="Share the time between the solver's steps by "
+        "counted work, so the same input and seed give the same plan (summary.json "
+        "`reproducible` says whether it held), or by the wall clock (uses all the time; plans "
+        "vary from run to run) [config: deterministic].")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Output format: csv, parquet, or "
                                      "xlsx (the tables as csv plus plan.xlsx, a workbook).")
                    ] = "csv",
@@ -216,13 +221,14 @@ def solve(
         settings = dataclasses.replace(
             cfg.solver,
             **{k: v for k, v in {"time_limit": time_limit, "gap": gap, "threads": threads,
-                                 "seed": seed}.items() if v is not None})
+                                 "seed": seed, "deterministic": deterministic}.items()
+               if v is not None})
         options = SolveOptions(settings.time_limit, settings.gap, settings.threads, settings.seed,
                                "csv" if fmt == "xlsx" else fmt,  # type: ignore[arg-type]
                                solver_log,
                                config_path=_config_path(case, config),
                                method=method, report=report,  # type: ignore[arg-type]
-                               workbook=fmt == "xlsx")
+                               workbook=fmt == "xlsx", deterministic=settings.deterministic)
         return run_solve(case, output, cfg, options)
 
     outcome = _guard(debug, run)

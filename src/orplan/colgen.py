@@ -35,6 +35,7 @@ from orplan.model.bound import (
 )
 from orplan.model.common import PlanningData
 from orplan.model.compact import CompactResult
+from orplan.work import Work, knapsack_units
 
 INF = highspy.kHighsInf
 # Masters of relaxations with more pairs than this are solved by the interior point method.
@@ -133,22 +134,18 @@ class _Master:
         self.session_of.append(session)
         return True
 
-    def solve(self, seconds: float) -> tuple[float, Prices, np.ndarray, np.ndarray]:
-        """LP optimum, prices (lambda, mu, nu >= 0), session prices sigma, column values."""
-        # HiGHS measures time_limit on the instance's clock, which keeps running across runs.
-        started = time.perf_counter()
-        self.highs.setOptionValue("time_limit", self.highs.getRunTime() + max(0.1, seconds))
-        self.highs.run()
-        self.optimal = self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    def solve(self, seconds: float, work: Work) -> tuple[float, Prices, np.ndarray, np.ndarray]:
+        """LP optimum, prices (lambda, mu, nu >= 0), session prices sigma, column values, within
+        `seconds` of `work`'s clock."""
+        begun = work.now()
+        self.optimal = work.run_lp(self.highs, "patterns", max(0.1, seconds), master=True)
         if not self.optimal and self.ipm:
             # the interior point method can stop short of optimal ("unknown"): simplex instead
-            left = seconds - (time.perf_counter() - started)
-            if left > 0.1:
+            left = seconds - (work.now() - begun)
+            if left > 0.1 and work.wall_left() > 0.1:
                 self.interior(False)
-                self.highs.setOptionValue("time_limit", self.highs.getRunTime() + left)
-                self.highs.run()
+                self.optimal = work.run_lp(self.highs, "patterns", left, master=True)
                 self.interior(True)
-                self.optimal = self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
         solution = self.highs.getSolution()
         dual = np.maximum(-np.asarray(solution.row_dual, dtype=float), 0.0)
         n_s, n_p = self.n_sessions, self.n_patients
@@ -176,9 +173,11 @@ def pattern_cost(rel: Relaxation, session: int, pairs: np.ndarray) -> float:
 
 
 def _price(master: _Master, rel: Relaxation, prices: Prices, sigma: np.ndarray,
-           blocked_sessions: np.ndarray, used_patients: np.ndarray) -> tuple[float, int]:
+           blocked_sessions: np.ndarray, used_patients: np.ndarray,
+           work: Work) -> tuple[float, int]:
     """One pricing round: add each session's best pattern if it beats the session's price.
     Returns the Lagrangian value at these prices and the number of columns added."""
+    work.charge("patterns", *knapsack_units(len(rel.p), len(rel.session_cap)))
     profit = priced_profit(rel, prices)
     profit[used_patients[rel.p]] = -np.inf
     values, chosen = session_values(rel, profit, prices.equipment, want_choice=True,
@@ -201,18 +200,23 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
                       dive_rounds: int = 8, rel: Relaxation | None = None,
                       compact: CompactResult | None = None,
                       minute_prices: bool = True, dive: bool = True,
-                      compact_bound: float | None = None) -> PatternResult:
+                      compact_bound: float | None = None,
+                      work: Work | None = None) -> PatternResult:
     """Root column generation (the bound) for at most `root_share` of `seconds`, then diving (the
     plan) for the rest. `start` (a mask over data.pairs: a feasible plan) gives the first
     patterns. `rel` is data's relaxation if already made. A solved compact LP
     (orplan.model.compact) gives the first bound, the first patterns and the centre of the
     smoothing; without one, `minute_prices` (model.bound.minute_price_bound) give them. Without
     `dive`, the root's LP solution (per pair) is returned instead of a plan, in `root_x`.
-    `compact_bound`: the bound at the compact LP's prices, if the caller has it."""
+    `compact_bound`: the bound at the compact LP's prices, if the caller has it. `seconds` are
+    of `work`'s clock (orplan.work; the wall clock's without one)."""
+    work = work or Work(seconds, time.time() + seconds, deterministic=False)
     started = time.perf_counter()
-    deadline = started + seconds
+    begun = work.now()
+    deadline = begun + seconds
     if rel is None:
         rel = relaxation(data)
+        work.charge("patterns", ("relaxation_pair", len(data.pairs)))
     n_sessions = len(data.sessions)
     master = _Master(rel, n_sessions, threads, seed)
     times = {"relaxation": round(time.perf_counter() - started, 3)}
@@ -224,7 +228,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
         # an LP cut short has the prices of an LP over fewer pairs, which may be poor (four
         # weeks, 3 of 8 sifting rounds: a bound of -21 M where minute prices give 21 M)
         t = time.perf_counter()
-        bound, prices = minute_price_bound(rel, deadline=started + seconds / 2)
+        bound, prices = minute_price_bound(rel, deadline=begun + seconds / 2, work=work)
         if best_prices is None or bound > (lagrangian_bound(rel, best_prices)
                                            if compact_bound is None else compact_bound):
             best_prices = prices
@@ -232,7 +236,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     if best_prices is not None:  # the first bound and the first patterns
         best_bound, _ = _price(master, rel, best_prices, np.zeros(n_sessions),
                                np.zeros(n_sessions, dtype=bool),
-                               np.zeros(rel.n_patients, dtype=bool))
+                               np.zeros(rel.n_patients, dtype=bool), work)
     if start is not None and start.any():
         start_pairs = np.flatnonzero(start)
         for s in np.unique(rel.s[start_pairs]):
@@ -244,12 +248,12 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     history: list[tuple[float, float, float]] = []
     rounds, converged = 0, False
     values = np.zeros(0)
-    root_deadline = started + seconds * root_share
+    root_deadline = begun + seconds * root_share
     lp_seconds = pricing_seconds = 0.0
-    while time.perf_counter() < root_deadline:
+    while not work.done("patterns", root_deadline):
         rounds += 1
         t = time.perf_counter()
-        lp_value, prices, sigma, solved = master.solve(root_deadline - t)
+        lp_value, prices, sigma, solved = master.solve(root_deadline - work.now(), work)
         lp_seconds += time.perf_counter() - t
         if not master.optimal:
             break
@@ -261,11 +265,11 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
         added = 0
         if best_prices is not None and SMOOTHING > 0:
             smooth = best_prices.blend(prices, SMOOTHING)
-            bound, added = _price(master, rel, smooth, sigma, no_sessions, no_patients)
+            bound, added = _price(master, rel, smooth, sigma, no_sessions, no_patients, work)
             if bound > best_bound:
                 best_bound, best_prices = bound, smooth
         if added == 0:
-            bound, added = _price(master, rel, prices, sigma, no_sessions, no_patients)
+            bound, added = _price(master, rel, prices, sigma, no_sessions, no_patients, work)
             if bound > best_bound:
                 best_bound, best_prices = bound, prices
         pricing_seconds += time.perf_counter() - t
@@ -282,13 +286,14 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
         for column, value in enumerate(values[:len(master.patterns)]):
             if value > 1e-9:
                 root_x[master.patterns[column]] += value
-    preferred = _dive(master, rel, deadline, dive_rounds) if dive else None
+    preferred = _dive(master, rel, deadline, dive_rounds, work) if dive else None
     times["dive"] = round(time.perf_counter() - started - times["root"], 3)
     return PatternResult(best_bound, preferred, rounds, len(master.patterns), converged, times,
                          history, root_x)
 
 
-def _dive(master: _Master, rel: Relaxation, deadline: float, dive_rounds: int) -> np.ndarray:
+def _dive(master: _Master, rel: Relaxation, deadline: float, dive_rounds: int,
+          work: Work) -> np.ndarray:
     """Fix patterns the LP (nearly) picks, re-price the rest, until every session is decided or
     time is up; then round what is left. Returns the chosen pairs (may break rules the master
     does not model, such as surgeon overlap; the caller repairs)."""
@@ -311,16 +316,16 @@ def _dive(master: _Master, rel: Relaxation, deadline: float, dive_rounds: int) -
 
     values = np.zeros(0)
     master.interior(False)
-    while time.perf_counter() < deadline and not fixed_sessions.all():
+    while not work.done("dive", deadline) and not fixed_sessions.all():
         for _ in range(dive_rounds):
-            if time.perf_counter() >= deadline:
+            if work.done("dive", deadline):
                 break
-            _, prices, sigma, values = master.solve(deadline - time.perf_counter())
-            _, added = _price(master, rel, prices, sigma, fixed_sessions, used_patients)
+            _, prices, sigma, values = master.solve(deadline - work.now(), work)
+            _, added = _price(master, rel, prices, sigma, fixed_sessions, used_patients, work)
             if added == 0:
                 break
         else:
-            _, prices, sigma, values = master.solve(max(0.1, deadline - time.perf_counter()))
+            _, prices, sigma, values = master.solve(max(0.1, deadline - work.now()), work)
         session_of = np.asarray(master.session_of)
         values = np.pad(values, (0, len(session_of) - len(values)))  # columns added since
         open_ = ~fixed_sessions[session_of] & (values > 1e-6)

@@ -51,6 +51,9 @@ class SolverSettings:
     gap: float = 0.01  # relative MIP gap at which to stop
     threads: int = 1
     seed: int = 0
+    # stages share the time by counted work, so the same input and seed give the same plan
+    # (orplan.work); off: by the wall clock (each run uses all its time, plans vary)
+    deterministic: bool = True
 
 
 @dataclass(frozen=True)

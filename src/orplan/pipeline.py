@@ -35,6 +35,7 @@ from orplan.reports.kpi import (
     unscheduled_table,
 )
 from orplan.solve import (
+    GRACE_S,
     SolveReport,
     SolveResult,
     SolverProcessError,
@@ -82,6 +83,7 @@ class SolveOptions:
     method: Literal["milp", "greedy"] = "milp"
     report: bool = False  # also write report.html (orplan.reports.html)
     workbook: bool = False  # also write plan.xlsx (orplan.io.excel)
+    deterministic: bool = True  # stages share the time by counted work (orplan.work)
 
 
 @dataclass
@@ -142,10 +144,11 @@ def greedy_stage(data: PlanningData, priced: bool = False,
 
 
 def solve_stage(case: Case, deadline: float, options: SolveOptions,
-                start: np.ndarray | None = None) -> SolveResult:
+                start: np.ndarray | None = None, budget: float | None = None) -> SolveResult:
     settings = SolverSettings(options.gap, options.threads, options.seed,
                               str(options.solver_log) if options.solver_log else None,
-                              options.verbose)
+                              options.verbose, deterministic=options.deterministic,
+                              budget=budget)
     if options.isolate:
         return solve_isolated(case, deadline, settings, start=start)
     return build_and_solve(case, deadline, settings, start)
@@ -225,6 +228,29 @@ def _changes(previous: pd.DataFrame, plan: pd.DataFrame, unscheduled: pd.DataFra
     return diff
 
 
+# Seconds on the reference machine (orplan.work) of the steps around the solver, used when
+# deterministic: reading, checking and preparing the case and the priced greedy plan before it
+# (hospital week, 649,938 pairs: 2.2-4.4 s; demo week: 0.5 s), starting the solver process and
+# preparing the case again in it, and timing the greedy plan (hospital week: 1.3 s); fixed and
+# per eligible pair.
+SETUP_S = 0.5
+SETUP_S_PER_PAIR = 5.5e-6
+CHILD_S = 1.0
+CHILD_S_PER_PAIR = 2e-6
+TIMING_S_PER_PAIR = 2e-6
+
+
+def solver_budget(time_limit: float, pairs: int, extras: float = 0.0) -> float:
+    """The solver's counted seconds when deterministic (orplan.work): the time limit less
+    estimates of what comes before and after it (as run_solve keeps), `extras` included (the
+    report and the workbook when asked). A function of the case's size and the options alone."""
+    timing = TIMING_S_PER_PAIR * pairs
+    reserve = max(WRITE_RESERVE_S, WRITE_RESERVE_SHARE * time_limit,
+                  WRITE_RESERVE_TIMINGS * timing) + extras
+    setup = SETUP_S + CHILD_S + (SETUP_S_PER_PAIR + CHILD_S_PER_PAIR) * pairs
+    return max(0.5, time_limit - setup - timing - reserve - GRACE_S)
+
+
 def peak_memory_mb() -> dict[str, float]:
     """Peak resident memory of this process and of the solver process (Linux reports KiB)."""
     import resource
@@ -262,6 +288,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     t = lap("load", started)
     data = planning_data(case)
     t = lap("prepare", t)
+    # the planner's rule has no time-limited step: always reproducible
+    reproducible, work = True, {}
     if options.method == "greedy":
         result = greedy_stage(data)
         t = lap("solve", t)
@@ -274,11 +302,15 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         start_timed = extract_stage(data, start_plan.chosen, starts=start_plan.starts.get("chosen"))
         timing = time.perf_counter() - timing
         t = lap("start_plan", t)
-        reserve = max(WRITE_RESERVE_S, WRITE_RESERVE_SHARE * options.time_limit,
-                      WRITE_RESERVE_TIMINGS * timing) + len(case.waitlist) / 1000 * (
+        extras = len(case.waitlist) / 1000 * (
             REPORT_S_PER_1000 * options.report + WORKBOOK_S_PER_1000 * options.workbook)
+        reserve = max(WRITE_RESERVE_S, WRITE_RESERVE_SHARE * options.time_limit,
+                      WRITE_RESERVE_TIMINGS * timing) + extras
         deadline = time.time() + options.time_limit - (t - started) - reserve
-        result = solve_stage(case, deadline, options, start_plan.chosen)
+        # when deterministic, the solver's counted seconds (orplan.work): the same share of the
+        # time limit, from estimates of the steps around it instead of their measured times
+        budget = solver_budget(options.time_limit, len(data.pairs), extras)
+        result = solve_stage(case, deadline, options, start_plan.chosen, budget)
         t = lap("solve", t)
         # the child's build time is part of the solve stage's wall time; report it on its own
         solve_wall = times.pop("solve")
@@ -300,15 +332,19 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                   for name, mask in result.alternatives.items()]
         found.sort(key=lambda item: item[2] is None)
         candidates: list[tuple[str, TimedPlan]] = []
+        cut = list(result.patterns.get("work", {}).get("cut_by_clock", []))
         for name, mask, starts in found:
             if starts is None and time.time() >= finish_by:
+                cut.append("timing")
                 continue
             candidates.append((name, extract_stage(data, mask, finish_by, starts)))
+            cut += ["timing"] * candidates[-1][1].cut
         candidates.append(("greedy start", start_timed))
         previous = _previous_candidate(data)
         if previous is not None:  # keeping last night's plan is always a candidate
             candidates.append(("previous plan", extract_stage(data, previous[0], finish_by,
                                                               previous[1])))
+            cut += ["timing"] * candidates[-1][1].cut
         # the solver's plan wins ties: its status (optimal) then stands
         scored = [(round(plan_objective(data, timed), 6), name != "solver", i)
                   for i, (name, timed) in enumerate(candidates)]
@@ -321,6 +357,10 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                 solver_status=f"{result.report.solver_status}; the "
                 f"{_LABEL.get(source, source + ' plan')} was "
                 f"{'better and was ' if len(candidates) > 1 else ''}written")
+        if result.model_size.get("pairs_signature") is None:
+            cut.append("solver")  # stopped at the deadline, or it ended without a result
+        reproducible = options.deterministic and not cut
+        work = {**result.patterns.get("work", {}), "cut_by_clock": sorted(set(cut))}
     report = result.report
     t = lap("extract", t)
     violations = verify_plan(case, timed.plan)
@@ -336,6 +376,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         "gap": plan_gap(summary["objective"], report.best_bound),
         "model_gap": report.gap,
         "plan_source": source,
+        "reproducible": reproducible,
+        "work": work,
         "plan_repairs": len(timed.dropped),
         "violations": len(violations),
         "times_s": times,

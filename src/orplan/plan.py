@@ -45,6 +45,7 @@ def empty_plan() -> pd.DataFrame:
 class TimedPlan:
     plan: pd.DataFrame  # PLAN_COLUMNS, start/end as minutes after midnight, date as Timestamp
     dropped: list[int]  # patient positions removed because they could not be timed
+    cut: bool = False  # timing went past its deadline (the plan may then depend on the clock)
 
 
 def order_hints(first: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -355,10 +356,11 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
             day_cases = day_cases[~day_cases["p"].isin(victims)]
             if day_cases.empty:
                 break
+    cut = deadline is not None and time.time() >= deadline
     if not days:
-        return TimedPlan(empty_plan(), sorted(dropped))
+        return TimedPlan(empty_plan(), sorted(dropped), cut)
     timed = pd.concat(days, ignore_index=True)
-    return TimedPlan(_plan_frame(waitlist, sessions, timed), sorted(dropped))
+    return TimedPlan(_plan_frame(waitlist, sessions, timed), sorted(dropped), cut)
 
 
 def _plan_frame(waitlist: pd.DataFrame, sessions: pd.DataFrame,

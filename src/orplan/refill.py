@@ -32,6 +32,7 @@ from orplan.greedy import leave_out_price
 from orplan.model.bound import Relaxation, session_values
 from orplan.model.common import PlanningData
 from orplan.plan import on_time, order_hints
+from orplan.work import Work
 
 # A session's new cases are taken when they gain at least this much on the objective.
 MIN_GAIN = 1e-6
@@ -51,10 +52,16 @@ def surgeon_days(data: PlanningData) -> np.ndarray:
 
 
 def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: float,
-           max_rounds: int = 50, timed: bool = True) -> tuple[np.ndarray, list[float]]:
+           max_rounds: int = 50, timed: bool = True,
+           work: Work | None = None) -> tuple[np.ndarray, list[float]]:
     """The plan `chosen` (mask over rel's pairs; rel is data's relaxation) refilled, and the gain
-    of each round (in objective units, by the relaxation's objective). Stops at `deadline`
-    (time.perf_counter()). Not `timed`: no new flip rooms anywhere, and no timing checks."""
+    of each round (in objective units, by the relaxation's objective). Stops at `deadline` (on
+    `work`'s clock, see orplan.work; without one, time.perf_counter()). Not `timed`: no new flip
+    rooms anywhere, and no timing checks."""
+    if work is None:
+        work = Work(deadline - time.perf_counter(), time.time() + deadline - time.perf_counter(),
+                    deterministic=False)
+        deadline = work.budget
     chosen = chosen.copy()
     n_sessions = len(rel.session_cap)
     planned = np.zeros(rel.n_patients, dtype=bool)
@@ -65,10 +72,12 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
     timing = _Timing(data, rel, chosen)
     restricted = np.full(n_sessions, not timed)  # no new flip rooms (its timing failed)
     gains: list[float] = []
-    last = 0.0  # the last round's seconds: a round is not started unless as long a one fits
+    # the last round's seconds: a round is not started unless as long a one fits
+    round_units = ("refill_pair", len(rel.p)), ("refill_session", n_sessions)
+    last = work.estimate(*round_units)
     for _ in range(max_rounds):
         round_started = time.perf_counter()
-        if round_started + last >= deadline:
+        if work.done("refill", deadline, last):
             break
         state = _State(rel, chosen)
         free = ~planned[rel.p] & (rel.base_profit > 0) & state.fits()
@@ -78,7 +87,8 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
         assert picked is not None
         current = plan_values(rel, chosen)
         better = np.flatnonzero(values > current + MIN_GAIN * np.maximum(1.0, np.abs(current)))
-        if len(better) == 0 or time.perf_counter() >= deadline:
+        if len(better) == 0:
+            work.charge("refill", *round_units)
             break
         picked_pairs = np.flatnonzero(picked)
         picked_pairs = picked_pairs[np.argsort(rel.s[picked_pairs], kind="stable")]
@@ -88,7 +98,8 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
         old_starts = np.searchsorted(rel.s[old_pairs], np.arange(n_sessions + 1))
         gained, newly_restricted = 0.0, 0
         for s in better[np.argsort(-(values - current)[better], kind="stable")].tolist():
-            if time.perf_counter() >= deadline:
+            if work.wall_left() <= 0.0:
+                work.stopped("refill")
                 break  # every session taken so far keeps the plan whole
             new = picked_pairs[starts[s]:starts[s + 1]]
             old = old_pairs[old_starts[s]:old_starts[s + 1]]
@@ -107,7 +118,9 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
             planned[rel.p[new]] = True
             gained += float(values[s] - current[s])
         gains.append(gained)
-        last = time.perf_counter() - round_started
+        work.charge("refill", *round_units)
+        if not work.deterministic:
+            last = time.perf_counter() - round_started
         if gained <= 0.0 and newly_restricted == 0:
             break
     return chosen, gains

@@ -35,6 +35,7 @@ from orplan.model.bound import Relaxation
 from orplan.model.common import PlanningData
 from orplan.plan import list_timing
 from orplan.refill import refill
+from orplan.work import Work, plan_units
 
 # Patients whose compact LP values sum to more than this are planned first.
 ROUND_FROM = 0.2
@@ -43,6 +44,10 @@ ROUND_FROM = 0.2
 RESTRICTED_GAP = 1e-3
 # Share of the time after the first plan kept for refilling the plans (orplan.refill).
 REFILL_SHARE = 0.3
+# When deterministic (orplan.work), the restricted MILP stops after this many plans better than
+# its start (hospital week: 2 stopped it at 10 s with 73.47 M; without, 73.49-73.53 M when the
+# wall clock stopped it at 13-22 s).
+RESTRICTED_IMPROVING = 2
 # Refill and time again at most this often (hospital week, when refilling made no new flip rooms:
 # 73.15 M, 73.08 M, 73.02 M, then no gain; refilling without timing between passes swung:
 # 73.11 M, 73.36 M, 73.18 M).
@@ -144,10 +149,13 @@ def timed_repair(data: PlanningData, chosen: np.ndarray, first: np.ndarray,
 
 def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, seconds: float,
                     threads: int, seed: int,
-                    figures: dict[str, float] | None = None) -> np.ndarray | None:
+                    figures: dict[str, float] | None = None,
+                    work: Work | None = None) -> np.ndarray | None:
     """The full MILP over the pairs of `keep` (mask over data.pairs), started from `start` (a
-    plan within `keep`): its plan as a mask over data.pairs, None if it has none in time.
-    `figures` gets the seconds to build it and to solve it, and its objective (before timing)."""
+    plan within `keep`): its plan as a mask over data.pairs, None if it has none in time
+    (`seconds` of `work`'s clock, see orplan.work; when deterministic, it also stops after
+    RESTRICTED_IMPROVING plans better than the start). `figures` gets the seconds to build it
+    and to solve it, and its objective (before timing)."""
     from orplan.model.build import build_model
     from orplan.solve import Status, chosen_pairs, set_start, solve_model
 
@@ -156,10 +164,17 @@ def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, sec
     positions = np.flatnonzero(keep)
     set_start(model, start[positions])
     built = time.perf_counter() - started
+    if work is not None:
+        work.charge("restricted MILP", ("milp_build_pair", len(positions)))
+        if work.deterministic:
+            built = work.cost("milp_build_pair", len(positions))
     left = seconds - built
     if left < 1.0:
         return None
-    report = solve_model(model, left, RESTRICTED_GAP, threads, seed, warm_start=True)
+    deterministic = work is not None and work.deterministic
+    report = solve_model(model, left, RESTRICTED_GAP, threads, seed, warm_start=True, work=work,
+                         stage="restricted MILP",
+                         max_improving=RESTRICTED_IMPROVING if deterministic else None)
     if figures is not None:
         figures.update({"milp_build": round(built, 3), "milp_solve": round(report.seconds, 3)})
         if report.objective is not None:  # before timing and repair
@@ -174,7 +189,7 @@ def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, sec
 def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds: float,
                   threads: int, seed: int, source: str = "compact LP",
                   figures: dict[str, float] | None = None, aggregated: bool = False,
-                  rel: Relaxation | None = None
+                  rel: Relaxation | None = None, work: Work | None = None
                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The plans of the module text (name -> chosen pairs and their starts), within `seconds`
     (the restricted MILP is skipped when too little time is left). `x` is an LP solution per
@@ -189,33 +204,42 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     with them, the region's plan came out worse (236.6 M against 231.1 M, one run each)."""
     if data.pairs.empty:
         return {}
-    started = time.perf_counter()
+    work = work or Work(seconds, time.time() + seconds, deterministic=False)
+    begun = work.now()
     first, preferred = lp_first(data, order, x, aggregated)
     rounded = greedy_assignment(data, first, preferred=preferred, allow_overtime=True,
                                 flip_rooms=True)
     repairing = time.perf_counter()
     plans = {source: timed_repair(data, rounded, first)}
-    repair = time.perf_counter() - repairing  # the MILP's plan is repaired too: keep that time
+    # the MILP's plan is repaired too: keep that time
+    size = len(data.pairs), len(data.sessions)
+    repair = work.estimate(*plan_units(*size))
+    work.charge("LP plans", *plan_units(*size, plans=2))  # rounding, then timing
+    if not work.deterministic:
+        repair = time.perf_counter() - repairing
     keep = rounded | plans[source][0] | preferred
     if not aggregated:
         keep |= x > 1e-6
-    left = seconds - (time.perf_counter() - started) - 1.5 * repair
+    left = seconds - (work.now() - begun) - 1.5 * repair
     milp_share = 0.9 if rel is None else 0.9 * (1.0 - REFILL_SHARE)
-    chosen = restricted_milp(data, keep, rounded, left * milp_share, threads, seed, figures)
+    chosen = restricted_milp(data, keep, rounded, left * milp_share, threads, seed, figures, work)
     if chosen is not None:
         plans[f"{source} MILP"] = timed_repair(data, chosen, first)
+        work.charge("LP plans", *plan_units(*size))
     if rel is not None:
         refilling = time.perf_counter()
-        refill_by = started + seconds - 1.5 * repair
+        refill_by = begun + seconds - 1.5 * repair
         for name in reversed(list(plans)):  # the MILP's plan first: it is most often the best
             mask, times = plans[name]
             for _ in range(REFILL_PASSES):
-                if time.perf_counter() >= refill_by:
+                if work.done("refill", refill_by):
                     break
-                refilled, gains = refill(data, rel, mask, refill_by, timed=not aggregated)
+                refilled, gains = refill(data, rel, mask, refill_by, timed=not aggregated,
+                                         work=work)
                 if sum(gains) <= 0:
                     break
                 mask, times = timed_repair(data, refilled, first, times)
+                work.charge("refill", *plan_units(*size))
                 plans[f"{name} refilled"] = mask, times
         if figures is not None:
             figures["refill"] = round(time.perf_counter() - refilling, 3)

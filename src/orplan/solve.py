@@ -25,6 +25,7 @@ import pulp
 
 from orplan.case import Case
 from orplan.model.common import Model
+from orplan.work import COSTS, Work, knapsack_units, plan_units
 
 # Seconds before the hard deadline at which the solver is asked to stop; the process is killed at
 # the hard deadline if it has not answered by then.
@@ -57,6 +58,10 @@ class SolverSettings:
     seed: int
     log_path: str | None = None
     verbose: bool = False
+    # Stages share `budget` counted seconds (orplan.work) instead of the wall clock's time to
+    # the deadline: the same input and seed give the same plan.
+    deterministic: bool = True
+    budget: float | None = None
     # Hand HiGHS the priced greedy plan as a start. Off: on the demo week it made the 60 s plan
     # worse (gap 9.5 % against 7.1 % without); the pipeline keeps the better plan instead.
     warm_start: bool = False
@@ -92,6 +97,11 @@ def pairs_signature(pairs: Any) -> str:
 # Above this many eligible pairs the monolithic MILP is not built: HiGHS finds no plan for it in
 # minutes (measured: 650,000 pairs, root LP alone 290 s), so the time goes to the patterns.
 MONOLITHIC_MAX_PAIRS = 60_000
+# The monolithic MILP's root node on the reference machine, per eligible pair (demo week, 5,920
+# pairs: 14 s; a 1,000-patient week, 54,225 pairs: not done in 25 s). When deterministic, the MILP
+# is built only if its root takes at most MONOLITHIC_ROOT_SHARE of the solver's counted seconds.
+MONOLITHIC_ROOT_S_PER_PAIR = 2.4e-3
+MONOLITHIC_ROOT_SHARE = 0.5
 # Share of the solve time for session patterns when the monolithic MILP follows.
 PATTERN_SHARE = 0.4
 
@@ -129,7 +139,9 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
                     start: np.ndarray | None = None) -> SolveResult:
     """Session patterns first (a bound valid for the full model and a plan, see orplan.colgen),
     then, for models small enough, the monolithic MILP with the time left. The bound reported is
-    the better of the two valid bounds."""
+    the better of the two valid bounds. The stages share `settings.budget` counted seconds when
+    deterministic (orplan.work), else the time to `deadline`; `deadline` (time.time()) stops
+    every stage either way."""
     from orplan.colgen import generate_patterns
     from orplan.greedy import greedy_assignment, priced_order, priced_plan
     from orplan.model.aggregate import solve_aggregated
@@ -138,6 +150,10 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
     from orplan.model.compact import patients_to_cover, solve_compact
     from orplan.rounding import compact_plans
 
+    budget = settings.budget if settings.deterministic else None
+    work = Work(deadline - time.time() if budget is None else budget, deadline,
+                budget is not None)
+    deterministic = work.deterministic
     started = time.perf_counter()
     data = planning_data(case)
     duration = case.waitlist["duration_min"].to_numpy(dtype=float)
@@ -145,11 +161,15 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
     # the caller's priced greedy plan if given (the same plan: it saves making it again)
     start_plan = start if start is not None and len(start) == len(data.pairs) else \
         priced_plan(data, first=order)[0]
-    monolithic = len(data.pairs) <= MONOLITHIC_MAX_PAIRS
+    root_seconds = MONOLITHIC_ROOT_S_PER_PAIR * len(data.pairs)
+    # when deterministic, only if its root fits its share: past it the wall clock would stop it
+    monolithic = len(data.pairs) <= MONOLITHIC_MAX_PAIRS and (
+        not deterministic or root_seconds <= MONOLITHIC_ROOT_SHARE * work.left())
     alternatives: dict[str, np.ndarray] = {}
     starts: dict[str, np.ndarray] = {}
     t = time.perf_counter()
     rel = relaxation(data)
+    work.charge("relaxation", ("relaxation_pair", len(data.pairs)))
     compact = None
     lp_seconds: dict[str, float] = {"relaxation": round(time.perf_counter() - t, 3)}
     lp_figures: dict[str, Any] = {}  # the compact LP's and the restricted MILP's, other than time
@@ -159,7 +179,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
         started_plans = time.perf_counter()
         for name, (mask, times) in compact_plans(data, order, x, seconds, settings.threads,
                                                  settings.seed, source, lp_seconds,
-                                                 aggregated, rel).items():
+                                                 aggregated, rel, work).items():
             alternatives[name], starts[name] = mask, times
         lp_seconds[f"{source.split()[0]}_plans"] = round(
             time.perf_counter() - started_plans, 3)
@@ -167,16 +187,18 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
             lp_figures["restricted_milp_objective"] = lp_seconds.pop("milp_objective")
 
     if len(rel.p):
-        left = deadline - time.time()
+        left = work.left()
+        relaxation_s = (work.counted["relaxation"] if deterministic
+                        else lp_seconds["relaxation"])
         budget = min(left * (COMPACT_SHARE if monolithic else LARGE_COMPACT_SHARE),
-                     left - AFTER_LP_RELAXATIONS * lp_seconds["relaxation"])
+                     left - AFTER_LP_RELAXATIONS * relaxation_s)
         # session by session where that is small enough, else over groups of alike sessions
         aggregated = patients_to_cover(rel, order)[rel.p].sum() > COMPACT_MAX_PAIRS
         if aggregated:
             compact = solve_aggregated(rel, data.sessions, order, budget, settings.threads,
-                                       settings.seed)
+                                       settings.seed, work)
         else:
-            compact = solve_compact(rel, order, budget, settings.threads, settings.seed)
+            compact = solve_compact(rel, order, budget, settings.threads, settings.seed, work)
         lp_seconds.update({"compact_lp": round(compact.seconds, 3),
                            "compact_lp_build": round(compact.build_seconds, 3)})
         lp_figures.update({"aggregated": bool(aggregated), "optimal": compact.optimal,
@@ -189,21 +211,23 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
             # measured on the bound at the LP's prices (reported on its own).
             t = time.perf_counter()
             lp_figures["bound"] = lagrangian_bound(rel, compact.prices)
-            evaluation = time.perf_counter() - t
-            left = deadline - time.time() - PATTERN_EVALUATIONS * evaluation
+            evaluation = work.charge("bound", *knapsack_units(len(rel.p), len(rel.session_cap)))
+            if not deterministic:
+                evaluation = time.perf_counter() - t
+            left = work.left() - PATTERN_EVALUATIONS * evaluation
             plans_from(compact.x, "aggregated LP" if aggregated else "compact LP",
                        left * (MONOLITHIC_ROUNDING_SHARE if monolithic else ROUNDING_SHARE),
                        aggregated)
     share = PATTERN_SHARE if monolithic else 1.0
-    pattern_seconds = max(0.5, (deadline - time.time()) * share)
+    pattern_seconds = max(0.5, work.left() * share)
     # Small models dive for a plan; large ones round the root's pattern LP unless the compact LP
     # gave plans (then the patterns only price them: the bound).
     patterns = generate_patterns(data, start_plan, pattern_seconds, settings.threads,
                                  settings.seed, root_share=0.5 if monolithic else ROOT_SHARE,
                                  rel=rel, compact=compact, dive=monolithic,
-                                 compact_bound=lp_figures.get("bound"))
+                                 compact_bound=lp_figures.get("bound"), work=work)
     if not monolithic and not alternatives and patterns.root_x is not None and len(rel.p):
-        plans_from(patterns.root_x, "pattern LP", deadline - time.time())
+        plans_from(patterns.root_x, "pattern LP", work.left())
     patterns.seconds.update(lp_seconds)
     preferred = patterns.preferred
     if preferred is not None and preferred.any():
@@ -214,10 +238,11 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
         # the timing step, which at this size can time them exactly.
         alternatives["patterns"] = greedy_assignment(data, first, preferred=preferred,
                                                      allow_overtime=True, flip_rooms=True)
+        work.charge("patterns", *plan_units(len(data.pairs), len(data.sessions)))
     pattern_figures = {"bound": _finite(patterns.bound), "rounds": patterns.rounds,
                        "compact_lp": lp_figures,
                        "columns": patterns.columns, "root_converged": patterns.root_converged,
-                       "seconds": patterns.seconds}
+                       "seconds": patterns.seconds, "work": work.figures()}
     pattern_s = time.perf_counter() - started
     bound = _finite(patterns.bound)
     size: dict[str, Any] = {"eligible_pairs": len(data.pairs),
@@ -233,12 +258,15 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
                            pattern_figures)
     built_at = time.perf_counter()
     model = build_model(case)
+    work.charge("monolithic MILP", ("milp_build_pair", len(data.pairs)))
     if settings.warm_start:
         set_start(model, greedy_assignment(model, order))
     built = time.perf_counter()
-    report = solve_model(model, deadline - time.time(), settings.gap, settings.threads,
+    report = solve_model(model, work.left(), settings.gap, settings.threads,
                          settings.seed, settings.log_path, settings.verbose,
-                         warm_start=settings.warm_start)
+                         warm_start=settings.warm_start, work=work, stage="monolithic MILP",
+                         root_seconds=root_seconds)
+    pattern_figures["work"] = work.figures()
     chosen = None if report.status is Status.NO_PLAN else chosen_pairs(model)
     if bound is not None and (report.best_bound is None or bound > report.best_bound):
         report = dataclasses.replace(report, best_bound=bound)
@@ -330,19 +358,41 @@ def set_start(model: Model, chosen: np.ndarray) -> None:
 
 def solve_model(model: Model, time_limit: float, gap: float, threads: int, seed: int,
                 log_path: str | None = None, verbose: bool = False,
-                warm_start: bool = False) -> SolveReport:
-    """Solve with HiGHS. `time_limit` is the solver's share of the run's budget (seconds);
-    `warm_start` passes the variables' initial values (see set_start)."""
+                warm_start: bool = False, work: Work | None = None,
+                stage: str = "MILP", max_improving: int | None = None,
+                root_seconds: float = 0.0) -> SolveReport:
+    """Solve with HiGHS. `time_limit` is the solver's share of the run's budget (seconds of
+    `work`'s clock, see orplan.work: when deterministic, a limit on branch-and-bound nodes that
+    HiGHS keeps whatever the machine, and the wall clock's time left as HiGHS's time limit);
+    `warm_start` passes the variables' initial values (see set_start); `max_improving`: stop
+    after this many improving plans; `root_seconds`: an estimate of the root node's time
+    (deterministic node limits count the nodes after it)."""
     options: dict[str, Any] = {"random_seed": int(seed)}
     if threads > 1:
         options["parallel"] = "on"
+    seconds = float(time_limit)
+    if work is not None and work.deterministic:
+        options["mip_max_nodes"] = max(0, int((seconds - root_seconds) / COSTS["mip_node"]))
+        # past twice its share the wall clock stops it (the run then is not reproducible)
+        seconds = min(work.wall_left(), 2.0 * seconds + 2.0)
+    if max_improving is not None:
+        options["mip_max_improving_sols"] = int(max_improving)
     solver = pulp.HiGHS(msg=verbose, gapRel=gap, threads=int(threads),
-                        timeLimit=max(1.0, float(time_limit)), logPath=log_path,
+                        timeLimit=max(1.0, seconds), logPath=log_path,
                         warmStart=warm_start, **options)
     started = time.perf_counter()
     stats = model.problem.solve(solver)
     seconds = time.perf_counter() - started
     status_text = str(getattr(stats, "status_str", stats.status))
+    solver_model = model.problem.solverModel
+    if work is not None and solver_model is not None:
+        info = solver_model.getInfo()
+        iterations = max(0, int(info.simplex_iteration_count))
+        # (the nodes' time is in their iterations)
+        work.charge(stage, ("mip_iteration", iterations),
+                    ("mip_row", model.problem.numConstraints() * iterations))
+        if "time limit" in status_text.lower():
+            work.stopped(stage)
     objective = _finite(stats.objective) if stats.has_solution else None
     if objective is None:
         return SolveReport(Status.NO_PLAN, None, _finite(stats.best_bound), None, seconds,

@@ -32,6 +32,7 @@ import pandas as pd
 
 from orplan.model.bound import Prices, Relaxation, rows_as_bits
 from orplan.model.compact import CompactResult, solve_compact
+from orplan.work import Work
 
 GROUP_COLUMNS = ("date", "capacity", "max_ot", "open_cost", "specialty", "equipment")
 
@@ -141,15 +142,17 @@ def _needs(rel: Relaxation) -> tuple[np.ndarray, np.ndarray]:
 
 
 def solve_aggregated(rel: Relaxation, sessions: pd.DataFrame, order: np.ndarray, seconds: float,
-                     threads: int = 1, seed: int = 0) -> CompactResult:
-    """The compact LP over groups of alike sessions (see the module text). Its prices and
-    solution are returned for the rows and pairs of `rel`: each pair gets the share of its
-    group's value (see Aggregation.spread)."""
+                     threads: int = 1, seed: int = 0, work: Work | None = None) -> CompactResult:
+    """The compact LP over groups of alike sessions (see the module text), within `seconds` of
+    `work`'s clock (see solve_compact). Its prices and solution are returned for the rows and
+    pairs of `rel`: each pair gets the share of its group's value (see Aggregation.spread)."""
+    work = work or Work(seconds, time.time() + seconds, deterministic=False)
     started = time.perf_counter()
+    begun = work.now()
     agg = aggregate(rel, sessions)
+    work.charge("compact LP", ("relaxation_pair", len(rel.p)))
     aggregated = time.perf_counter()
-    result = solve_compact(agg.rel, order, seconds - (time.perf_counter() - started), threads,
-                           seed)
+    result = solve_compact(agg.rel, order, seconds - (work.now() - begun), threads, seed, work)
     return dataclasses.replace(
         result, prices=agg.prices(result.prices), x=agg.spread(result.x),
         seconds=time.perf_counter() - started,

@@ -31,6 +31,7 @@ import pandas as pd
 from orplan.model.common import PlanningData
 from orplan.model.pairs import mobile_units
 from orplan.model.priority import pair_gain
+from orplan.work import Work, knapsack_units
 
 
 @dataclass
@@ -306,14 +307,20 @@ def lagrangian_bound(rel: Relaxation, prices: Prices) -> float:
 
 
 def minute_price_bound(rel: Relaxation, evaluations: int = 14,
-                       deadline: float = math.inf) -> tuple[float, Prices]:
+                       deadline: float = math.inf,
+                       work: Work | None = None) -> tuple[float, Prices]:
     """The best bound over prices of one simple kind: a patient's price is what planning them
     gains beyond pi per theatre minute (turnover included), at their most valuable session; the
     classic dual of a knapsack. pi is searched on a geometric grid, then by golden section around
     the best grid point. Cheap (each evaluation is one round of session knapsacks) and close to
     the compact LP's bound on a hospital week (67.6 M against 69.4 M), it gives a bound and a
     start for the column generation where the compact LP is not solved in time. Past `deadline`
-    (time.perf_counter()), no more evaluations are made after the first."""
+    (on `work`'s clock, see orplan.work; without one, time.perf_counter()), no more evaluations
+    are made after the first."""
+    if work is None:
+        work = Work(deadline - time.perf_counter(), math.inf, deterministic=False)
+        deadline = work.budget
+    evaluation = work.estimate(*knapsack_units(len(rel.p), len(rel.session_cap)))
     no_link, no_equipment = np.zeros(len(rel.link_rhs)), np.zeros(len(rel.equipment_units))
     if len(rel.p) == 0:
         return lagrangian_bound(rel, Prices(np.zeros(rel.n_patients), no_link, no_equipment)), \
@@ -325,11 +332,12 @@ def minute_price_bound(rel: Relaxation, evaluations: int = 14,
     tried: dict[float, float] = {}
 
     def bound_at(pi: float) -> float:
-        if tried and time.perf_counter() > deadline:
+        if tried and work.done("patterns", deadline, evaluation):
             return -math.inf
         if pi not in tried:
             prices = Prices(np.maximum(0.0, value - pi * minutes), no_link, no_equipment)
             tried[pi] = lagrangian_bound(rel, prices)
+            work.charge("patterns", *knapsack_units(len(rel.p), len(rel.session_cap)))
         return tried[pi]
 
     top = max(float((value / minutes).max()), 1e-6)

@@ -34,6 +34,7 @@ import highspy
 import numpy as np
 
 from orplan.model.bound import Prices, Relaxation
+from orplan.work import Work
 
 INF = highspy.kHighsInf
 # The patients in the LP fill the sessions' minutes (with allowed overtime) this many times over.
@@ -92,9 +93,12 @@ def patients_to_cover(rel: Relaxation, order: np.ndarray) -> np.ndarray:
 
 
 def solve_compact(rel: Relaxation, order: np.ndarray, seconds: float, threads: int = 1,
-                  seed: int = 0) -> CompactResult:
-    """Solve the compact LP over the patients of `patients_to_cover` (dual simplex, sifting)."""
+                  seed: int = 0, work: Work | None = None) -> CompactResult:
+    """Solve the compact LP over the patients of `patients_to_cover` (dual simplex, sifting)
+    within `seconds` of `work`'s clock (orplan.work; the wall clock's without one)."""
+    work = work or Work(seconds, time.time() + seconds, deterministic=False)
     started = time.perf_counter()
+    begun = work.now()
     keep_patient = patients_to_cover(rel, order)
     idx = np.flatnonzero(keep_patient[rel.p])
     n_pairs, n_s, n_p = len(idx), len(rel.capacity), rel.n_patients
@@ -178,21 +182,20 @@ def solve_compact(rel: Relaxation, order: np.ndarray, seconds: float, threads: i
     # the last LP solved to optimality (over the pairs it had): its duals and values
     row_dual, col_value, solved_columns = np.zeros(n_rows), None, columns
     lp_value = math.inf
+    work.charge("compact LP", ("lp_build_pair", n_pairs))  # making the LP
     while True:
-        left = seconds - (time.perf_counter() - started)
-        if left <= 0.05:
+        left = seconds - (work.now() - begun)
+        if left <= 0.05 or work.wall_left() <= 0.05:
             break
-        # HiGHS measures time_limit on the instance's clock, which keeps running across runs
-        highs.setOptionValue("time_limit", highs.getRunTime() + left)
-        highs.run()
         rounds += 1
-        if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        if not work.run_lp(highs, "compact LP", left):
             break
         solution = highs.getSolution()
         row_dual = np.asarray(solution.row_dual, dtype=float)
         col_value, solved_columns = np.asarray(solution.col_value, dtype=float), columns
         lp_value = float(highs.getInfo().objective_function_value)
         reduced = _reduced(cost, entry_col, entry_row, entry_value, row_dual, n_pairs)
+        work.charge("compact LP", ("reduced_cost_pair", n_pairs))
         entering = np.flatnonzero(~active[:n_pairs] & (reduced < -PRICE_TOLERANCE))
         if len(entering) == 0:
             optimal = True

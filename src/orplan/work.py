@@ -1,0 +1,175 @@
+"""Reproducible budgets: the solver's stages share the run's time by counted work.
+
+A run whose stages stop when the wall clock says so gives a plan that depends on how busy the
+machine was (three 60 s runs of the hospital week: 72.48, 72.77 and 73.37 M). A nightly job must
+give the same plan for the same input and seed. So by default ([solver] deterministic) each
+stage gets its budget in seconds as before, but spends it by counting the work it does (simplex
+iterations, knapsack rounds, cases timed) at fixed costs measured on the reference machine (the
+two-core machine of the README's figures), and it stops when the counted seconds are spent.
+Every decision then depends on the input and seed alone.
+
+The wall clock stays the hard limit (the time limit is a promise to cron jobs): a stage that
+the wall clock stops before its counted budget is recorded in `cut`, and the plan is then as
+good as the time allowed but may differ from run to run (summary.json `reproducible`: false).
+On a machine slower than the reference, give more time. With deterministic off, the stages stop
+by the wall clock as they find fit (each run uses all its time; plans are not reproducible).
+
+The costs below are seconds per unit on the reference machine, measured on the hospital week
+(`benchmarks/work_costs.py` prints counted against wall seconds per stage).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import highspy
+
+# Seconds per unit on the reference machine (see the module text): the demo week, a 1,000-patient
+# week and the hospital week, solved with --wall-clock (benchmarks/work_costs.py).
+COSTS = {
+    # building the session relaxation (model.bound.relaxation), per eligible pair
+    "relaxation_pair": 1.0e-6,
+    # making the compact LP and handing it to HiGHS, per pair in it
+    "lp_build_pair": 7.5e-7,
+    # reduced costs of the compact LP's pairs after a sifting round, per pair
+    "reduced_cost_pair": 1.0e-7,
+    # one round of session knapsacks (model.bound.session_values): per pair and per session
+    "knapsack_pair": 3.5e-7,
+    "knapsack_session": 2.0e-4,
+    # one refilling round (orplan.refill): per pair of the relaxation and per session
+    "refill_pair": 1.4e-6,
+    "refill_session": 2.3e-4,
+    # rounding or timing a plan (greedy rule, list scheduling): per eligible pair and session
+    "plan_pair": 5.5e-7,
+    "plan_session": 1.6e-3,
+    # building a MILP with PuLP, per pair in it
+    "milp_build_pair": 1.0e-5,
+    # a simplex iteration of HiGHS, per column of the LP (hospital week's compact LP: 170 us an
+    # iteration with up to 71,187 columns; a 1,000-patient week's: 190 us with 54,225)
+    "simplex_column": 3.5e-9,
+    # a simplex iteration of a pattern LP (orplan.colgen), per column (pattern) in it: its
+    # columns are dense (demo week: 81 us an iteration with 2,835 columns; a 1,000-patient week:
+    # 320-440 us with 12,436)
+    "master_column": 3.5e-8,
+    # an interior point iteration of HiGHS, per row of the LP
+    "ipm_row": 3.5e-7,
+    # a simplex iteration inside HiGHS's branch and bound (with its cuts and heuristics): a fixed
+    # part, and a part per row of the MILP
+    "mip_iteration": 5.0e-4,
+    "mip_row": 8.0e-9,
+    # a branch-and-bound node of HiGHS after the root, for a deterministic MILP's node limit
+    # (demo week: 3 nodes in 24 s, most of it strong branching); not charged: the nodes' time is
+    # counted in their iterations
+    "mip_node": 8.0,
+}
+
+Units = tuple[tuple[str, float], ...]
+
+
+def plan_units(pairs: int, sessions: int, plans: int = 1) -> Units:
+    """Rounding or timing `plans` plans of a case of this size."""
+    return ("plan_pair", plans * pairs), ("plan_session", plans * sessions)
+
+
+def knapsack_units(pairs: int, sessions: int) -> Units:
+    """One round of session knapsacks."""
+    return ("knapsack_pair", pairs), ("knapsack_session", sessions)
+
+
+@dataclass
+class Work:
+    """The solver's clock. `budget`: counted seconds to share; `hard`: the wall deadline
+    (time.time()) that stops any stage. `now()` is counted seconds when deterministic, wall
+    seconds since the start otherwise."""
+
+    budget: float
+    hard: float
+    deterministic: bool = True
+    spent: float = 0.0  # counted seconds
+    started: float = field(default_factory=time.perf_counter)
+    cut: list[str] = field(default_factory=list)  # stages the wall clock stopped short
+    counted: dict[str, float] = field(default_factory=dict)  # counted seconds per stage
+    # wall seconds per stage: since the previous charge (how the costs are checked)
+    wall: dict[str, float] = field(default_factory=dict)
+    # units counted, per stage and unit
+    units: dict[str, dict[str, float]] = field(default_factory=dict)
+    marked: float = field(default_factory=time.perf_counter)
+
+    def now(self) -> float:
+        return self.spent if self.deterministic else time.perf_counter() - self.started
+
+    def left(self) -> float:
+        """Seconds of the budget left on this clock (the wall clock is checked on its own, by
+        `done` and the stages' time limits)."""
+        return self.budget - self.now()
+
+    def wall_left(self) -> float:
+        return self.hard - time.time()
+
+    def charge(self, stage: str, *work: tuple[str, float]) -> float:
+        """Count the work just done in `stage`: (unit, count) pairs; returns its seconds."""
+        seconds = 0.0
+        for unit, count in work:
+            seconds += self.cost(unit, count)
+            counts = self.units.setdefault(stage, {})
+            counts[unit] = counts.get(unit, 0.0) + float(count)
+        self.spent += seconds
+        self.counted[stage] = self.counted.get(stage, 0.0) + seconds
+        now = time.perf_counter()
+        self.wall[stage] = self.wall.get(stage, 0.0) + now - self.marked
+        self.marked = now
+        return seconds
+
+    def cost(self, unit: str, count: float) -> float:
+        return COSTS[unit] * float(count)
+
+    def estimate(self, *work: tuple[str, float]) -> float:
+        """Seconds of this work on the reference machine."""
+        return sum(self.cost(unit, count) for unit, count in work)
+
+    def done(self, stage: str, deadline: float, next_cost: float = 0.0) -> bool:
+        """True when `stage` must stop: its deadline (on this clock) would be passed by work of
+        `next_cost` more seconds, or the wall clock is up (then the stage is recorded as cut)."""
+        if self.wall_left() <= 0.0:
+            self.stopped(stage)
+            return True
+        return self.now() + next_cost >= deadline
+
+    def stopped(self, stage: str) -> None:
+        """Record that the wall clock, not the counted budget, stopped `stage`."""
+        if self.deterministic and stage not in self.cut:
+            self.cut.append(stage)
+
+    def run_lp(self, highs: highspy.Highs, stage: str, seconds: float,
+               master: bool = False) -> bool:
+        """Run a HiGHS LP for at most `seconds` of this clock (counted as simplex iterations when
+        deterministic; HiGHS's own time limit is the wall clock's); False when it stopped short
+        of optimal for lack of time (then, if the wall clock stopped it, the stage is cut).
+        `master`: a pattern LP (orplan.colgen), whose iterations cost by its columns."""
+        rows, columns = max(1, highs.getNumRow()), max(1, highs.getNumCol())
+        simplex = self.cost("master_column" if master else "simplex_column", columns)
+        ipm = self.cost("ipm_row", rows)
+        wall = self.wall_left() if self.deterministic else min(seconds, self.wall_left())
+        # HiGHS measures time_limit on the instance's clock, which keeps running across runs
+        highs.setOptionValue("time_limit", highs.getRunTime() + max(0.05, wall))
+        if self.deterministic:
+            highs.setOptionValue("simplex_iteration_limit", max(1, int(seconds / simplex)))
+            highs.setOptionValue("ipm_iteration_limit", max(1, int(seconds / ipm)))
+        highs.run()
+        info = highs.getInfo()
+        iterations = max(0, info.simplex_iteration_count)
+        self.charge(stage, ("master_column" if master else "simplex_column", columns * iterations),
+                    ("ipm_row", rows * max(0, info.ipm_iteration_count)))
+        status = highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kTimeLimit:
+            self.stopped(stage)
+        return bool(status == highspy.HighsModelStatus.kOptimal)
+
+    def figures(self) -> dict[str, object]:
+        return {"deterministic": self.deterministic, "budget_s": round(self.budget, 3),
+                "counted_s": {k: round(v, 3) for k, v in self.counted.items()},
+                "wall_s": {k: round(v, 3) for k, v in self.wall.items()},
+                "units": {stage: {k: round(v) for k, v in counts.items()}
+                          for stage, counts in self.units.items()},
+                "cut_by_clock": list(self.cut)}
