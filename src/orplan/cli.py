@@ -234,6 +234,11 @@ def solve(
     outcome = _guard(debug, run)
     if not quiet:
         render_summary(console, outcome, output)
+    cut = outcome.summary.get("work", {}).get("cut_by_clock", [])
+    if cut and outcome.summary.get("work", {}).get("deterministic"):
+        err.print(f"warning: the time limit stopped {', '.join(cut)} before its counted work: "
+                  "another run may write a different plan (summary.json `reproducible`: false). "
+                  "Give more time (--time-limit).")
     if outcome.summary["plan_source"] == "greedy start" and method != "greedy":
         err.print(f"warning: the solver found no better plan ({outcome.summary['solver_status']})")
     if outcome.summary["status"] == "no-plan":

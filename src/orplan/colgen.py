@@ -192,6 +192,7 @@ def _price(master: _Master, rel: Relaxation, prices: Prices, sigma: np.ndarray,
         owner = rel.s[chosen_pairs]
         for s in improving:
             added += master.add(int(s), chosen_pairs[owner == s])
+        work.charge("patterns", ("pattern_column", len(improving)))
     return bound, added
 
 
@@ -216,7 +217,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     deadline = begun + seconds
     if rel is None:
         rel = relaxation(data)
-        work.charge("patterns", ("relaxation_pair", len(data.pairs)))
+        work.charge("patterns", ("relaxation", 1), ("relaxation_pair", len(data.pairs)))
     n_sessions = len(data.sessions)
     master = _Master(rel, n_sessions, threads, seed)
     times = {"relaxation": round(time.perf_counter() - started, 3)}
@@ -243,6 +244,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
             master.add(int(s), start_pairs[rel.s[start_pairs] == s])
     for s in range(n_sessions):  # the empty pattern keeps the master feasible
         master.add(s, np.empty(0, dtype=np.int64))
+    work.charge("patterns", ("pattern_column", len(master.patterns)))
     no_sessions = np.zeros(n_sessions, dtype=bool)
     no_patients = np.zeros(rel.n_patients, dtype=bool)
     history: list[tuple[float, float, float]] = []

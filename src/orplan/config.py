@@ -106,6 +106,13 @@ def _coerce_section(cls: Any, data: dict[str, Any], section: str, file: str,
                                 f"unknown key '{section}.{key}'; known keys: "
                                 f"{', '.join(sorted(known))}"))
             continue
+        if isinstance(known[key].default, bool):
+            if isinstance(value, bool):
+                values[key] = value
+            else:
+                issues.append(Issue("config-type", file, None, f"{section}.{key}",
+                                    f"'{section}.{key}' must be true or false, got {value!r}"))
+            continue
         cast = int if isinstance(known[key].default, int) else float
         try:
             if isinstance(value, bool):

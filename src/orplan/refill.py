@@ -73,7 +73,8 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
     restricted = np.full(n_sessions, not timed)  # no new flip rooms (its timing failed)
     gains: list[float] = []
     # the last round's seconds: a round is not started unless as long a one fits
-    round_units = ("refill_pair", len(rel.p)), ("refill_session", n_sessions)
+    round_units = (("refill_round", 1), ("refill_pair", len(rel.p)),
+                   ("refill_session", n_sessions))
     last = work.estimate(*round_units)
     for _ in range(max_rounds):
         round_started = time.perf_counter()

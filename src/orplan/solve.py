@@ -169,7 +169,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
     starts: dict[str, np.ndarray] = {}
     t = time.perf_counter()
     rel = relaxation(data)
-    work.charge("relaxation", ("relaxation_pair", len(data.pairs)))
+    work.charge("relaxation", ("relaxation", 1), ("relaxation_pair", len(data.pairs)))
     compact = None
     lp_seconds: dict[str, float] = {"relaxation": round(time.perf_counter() - t, 3)}
     lp_figures: dict[str, Any] = {}  # the compact LP's and the restricted MILP's, other than time

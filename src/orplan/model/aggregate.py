@@ -150,7 +150,7 @@ def solve_aggregated(rel: Relaxation, sessions: pd.DataFrame, order: np.ndarray,
     started = time.perf_counter()
     begun = work.now()
     agg = aggregate(rel, sessions)
-    work.charge("compact LP", ("relaxation_pair", len(rel.p)))
+    work.charge("compact LP", ("relaxation", 1), ("relaxation_pair", len(rel.p)))
     aggregated = time.perf_counter()
     result = solve_compact(agg.rel, order, seconds - (work.now() - begun), threads, seed, work)
     return dataclasses.replace(

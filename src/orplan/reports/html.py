@@ -149,6 +149,18 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
+def _cell(text: str) -> str:
+    """A table cell as text: a number written the same way whether the table was CSV ("20.0")
+    or Parquet (20), to three decimals at most; any other text as it is."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return str(text)
+    if not np.isfinite(value):
+        return str(text)
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
 def _colours(specialties: list[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted(specialties))}
 
@@ -416,8 +428,10 @@ def _waitlist(outputs: Outputs) -> str:
     shown = left.head(LEFT_OUT_ROWS)
     columns = [c for c in ("patient_id", "urgency", "deadline", "days_overdue", "days_waited",
                            "priority", "reason") if c in shown]
-    body = "".join("<tr>" + "".join(f"<td>{_e(row[c])}</td>" for c in columns) + "</tr>"
-                   for _, row in shown.iterrows())
+    numbers = {"days_overdue", "days_waited", "priority"}  # identifiers stay as written
+    body = "".join("<tr>" + "".join(
+        f"<td>{_e(_cell(row[c]) if c in numbers else row[c])}</td>" for c in columns)
+        + "</tr>" for _, row in shown.iterrows())
     more = (f"<p>The {len(shown):,} most pressing of {len(left):,} left out; unscheduled.csv "
             "lists them all.</p>" if len(left) > len(shown) else "")
     listing = ("<h3>Left out, most pressing first</h3>" + more + "<div class=\"scroll tall\">"
@@ -451,8 +465,10 @@ def _changes(outputs: Outputs) -> str:
     shown = changed.head(LEFT_OUT_ROWS)
     columns = ["patient_id", "change", "status", "session_old", "date_old", "session_new",
                "date_new", "days_moved", "cause"]
-    body = "".join("<tr>" + "".join(f"<td>{_e(row[c])}</td>" for c in columns) + "</tr>"
-                   for _, row in shown.iterrows())
+    numbers = {"days_overdue", "days_waited", "priority"}  # identifiers stay as written
+    body = "".join("<tr>" + "".join(
+        f"<td>{_e(_cell(row[c]) if c in numbers else row[c])}</td>" for c in columns)
+        + "</tr>" for _, row in shown.iterrows())
     more = (f"<p>The first {len(shown):,} of {len(changed):,}; changes.csv lists them all.</p>"
             if len(changed) > len(shown) else "")
     return ("<div class=\"cards\">" + "".join(
