@@ -238,25 +238,61 @@ def test_nightly_runs_are_reproducible_and_tell_warnings_apart(tmp_path):
     assert summary["warnings"] >= 1 and summary["changes"]["bookings"] == len(plan)
 
 
+def _no_plan(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """A solver that finds nothing in time."""
+    from orplan.solve import SolveReport, SolveResult, Status
+
+    report = SolveReport(Status.NO_PLAN, None, None, None, 1.0,
+                         "stopped by orplan at the time limit", "HiGHS", 1.0)
+    return SolveResult(report, None)
+
+
 def test_the_previous_plan_is_kept_when_the_solver_finds_nothing_better(tmp_path, monkeypatch):
     from orplan import pipeline
     from orplan.generate import generate_case, write_case
-    from orplan.solve import SolveReport, SolveResult, Status
 
     tables, config = generate_case("small", 7)
     write_case(tmp_path / "case", tables, config)
     first = solve(tmp_path / "case", tmp_path / "first", time_limit=15, gap=0.0)
     (tmp_path / "first" / "plan.csv").replace(tmp_path / "case" / "previous_plan.csv")
 
-    def no_plan(*args, **kwargs):  # a solver that finds nothing in time
-        report = SolveReport(Status.NO_PLAN, None, None, None, 1.0,
-                             "stopped by orplan at the time limit", "HiGHS", 1.0)
-        return SolveResult(report, None)
-
-    monkeypatch.setattr(pipeline, "solve_stage", no_plan)
+    monkeypatch.setattr(pipeline, "solve_stage", _no_plan)
     again = solve(tmp_path / "case", tmp_path / "again")
     assert again.summary["plan_source"] == "previous plan"
     assert again.summary["solver_status"].endswith("the previous plan was better and was written")
     assert planned(again) == planned(first)
     assert again.tables["plan"]["start"].tolist() == first.tables["plan"]["start"].tolist()
     assert again.summary["changes"]["confirmed_changed"] == 0
+
+
+def test_the_previous_plan_filled_takes_new_urgent_patients(tmp_path, monkeypatch):
+    """Overnight a booked patient leaves the waitlist and an urgent referral arrives. Even when
+    the solver finds nothing, the plan written keeps every other booking where it was and puts
+    the urgent patient into the time that was freed (the previous plan, filled by the greedy
+    rule) rather than keeping last night's plan as it was."""
+    from orplan import pipeline
+    from orplan.generate import generate_case, write_case
+
+    tables, config = generate_case("small", 7)
+    write_case(tmp_path / "case", tables, config)
+    first = solve(tmp_path / "case", tmp_path / "first", time_limit=15, gap=0.0)
+    plan = pd.read_csv(tmp_path / "first" / "plan.csv", dtype=str)
+    plan.to_csv(tmp_path / "case" / "previous_plan.csv", index=False)
+    waitlist = pd.read_csv(tmp_path / "case" / "waitlist.csv", dtype=str, keep_default_na=False)
+    gone = plan.sort_values("duration_min", key=lambda d: d.astype(float)).iloc[-1]
+    urgent = waitlist[waitlist["patient_id"] == gone["patient_id"]].copy()
+    urgent["patient_id"], urgent["urgency"], urgent["deadline"] = "NEW-URGENT", "A", ""
+    urgent["duration_min"] = "30"
+    waitlist = pd.concat([waitlist[waitlist["patient_id"] != gone["patient_id"]], urgent])
+    waitlist.to_csv(tmp_path / "case" / "waitlist.csv", index=False)
+
+    monkeypatch.setattr(pipeline, "solve_stage", _no_plan)
+    again = solve(tmp_path / "case", tmp_path / "again")
+    assert again.summary["plan_source"] == "previous plan filled"
+    assert again.violations == []
+    kept = planned(first)
+    del kept[gone["patient_id"]]
+    now = planned(again)
+    assert {p: now.get(p) for p in kept} == kept
+    assert "NEW-URGENT" in now
+    assert again.summary["changes"]["confirmed_dropped"] == 1  # the one who left

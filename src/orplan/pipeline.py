@@ -349,6 +349,12 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
             candidates.append(("previous plan", extract_stage(data, previous[0], finish_by,
                                                               previous[1])))
             cut += ["timing"] * candidates[-1][1].cut
+            # and keeping it with the time it leaves filled by the optimiser's greedy rule (new
+            # urgent referrals, sessions freed by cancellations)
+            filled, starts = _filled(data, *previous)
+            candidates.append(("previous plan filled", extract_stage(data, filled, finish_by,
+                                                                     starts)))
+            cut += ["timing"] * candidates[-1][1].cut
         # the solver's plan wins ties: its status (optimal) then stands
         scored = [(round(plan_objective(data, timed), 6), name != "solver", i)
                   for i, (name, timed) in enumerate(candidates)]
@@ -412,7 +418,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     return SolveOutcome(case, report, summary, tables, issues, violations, times)
 
 
-_LABEL = {"greedy start": "greedy starting plan", "previous plan": "previous plan"}
+_LABEL = {"greedy start": "greedy starting plan", "previous plan": "previous plan",
+          "previous plan filled": "previous plan, filled,"}
 
 
 def _previous_candidate(data: PlanningData) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -435,6 +442,24 @@ def _previous_candidate(data: PlanningData) -> tuple[np.ndarray, np.ndarray | No
         ids = data.case.waitlist["patient_id"].to_numpy()[data.pairs["p"].to_numpy()]
         starts = np.where(chosen, minutes.reindex(ids).to_numpy(), np.nan)
     return chosen, starts
+
+
+def _filled(data: PlanningData, booked: np.ndarray,
+            starts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The previous plan's bookings (`booked`, with their `starts` where known) kept first, the
+    rest of the time filled by the optimiser's greedy rule (orplan.greedy.priced_plan's order,
+    allowed overtime, flip rooms timed as placed); its chosen pairs and starts."""
+    from orplan.greedy import greedy_assignment, priced_order
+
+    order = priced_order(data.priority, data.case.waitlist["duration_min"].to_numpy(dtype=float))
+    is_booked = np.zeros(len(data.priority), dtype=bool)
+    is_booked[data.pairs["p"].to_numpy()[booked]] = True
+    order = np.concatenate([order[is_booked[order]], order[~is_booked[order]]])
+    times = np.full(len(data.pairs), np.nan) if starts is None else starts.copy()
+    fixed = booked & ~np.isnan(times)
+    chosen = greedy_assignment(data, order, preferred=booked, allow_overtime=True, times=times,
+                               fixed=fixed)
+    return chosen, times
 
 
 def _finish(report: bool, workbook: bool, name: str, folder: Path) -> None:
