@@ -72,11 +72,12 @@ def test_lp_budget_is_simplex_iterations() -> None:
 
 
 def test_budget_depends_on_the_case_size_and_options_only() -> None:
-    assert solver_budget(60.0, 650_000) == solver_budget(60.0, 650_000)
-    assert solver_budget(60.0, 650_000) < solver_budget(60.0, 6_000) < 60.0
-    assert solver_budget(60.0, 6_000, extras=3.0) == pytest.approx(
-        solver_budget(60.0, 6_000) - 3.0)
-    assert solver_budget(1.0, 650_000) == 0.5  # never nothing
+    assert solver_budget(60.0, 650_000, 450) == solver_budget(60.0, 650_000, 450)
+    assert solver_budget(60.0, 650_000, 450) < solver_budget(60.0, 6_000, 450) < 60.0
+    assert solver_budget(60.0, 6_000, 2_700) < solver_budget(60.0, 6_000, 50)
+    assert solver_budget(60.0, 6_000, 50, extras=3.0) == pytest.approx(
+        solver_budget(60.0, 6_000, 50) - 3.0)
+    assert solver_budget(1.0, 650_000, 450) == 0.5  # never nothing
 
 
 @pytest.fixture(scope="module")

@@ -230,25 +230,26 @@ def _changes(previous: pd.DataFrame, plan: pd.DataFrame, unscheduled: pd.DataFra
 
 # Seconds on the reference machine (orplan.work) of the steps around the solver, used when
 # deterministic: reading, checking and preparing the case and the priced greedy plan before it
-# (hospital week, 649,938 pairs: 2.2-4.4 s; demo week: 0.5 s), starting the solver process and
-# preparing the case again in it, and timing the greedy plan (hospital week: 1.3 s); fixed and
-# per eligible pair.
+# (demo week: 0.5 s; hospital week, 649,938 pairs: 2.2-4.4 s; region, 13.7 million pairs: 33 s),
+# starting the solver process and preparing the case again in it (fixed and per eligible pair),
+# and timing a plan (fixed and per session: hospital week, 450 sessions, about 1 s).
 SETUP_S = 0.5
-SETUP_S_PER_PAIR = 5.5e-6
+SETUP_S_PER_PAIR = 2.5e-6
 CHILD_S = 1.0
-CHILD_S_PER_PAIR = 2e-6
-TIMING_S_PER_PAIR = 2e-6
+CHILD_S_PER_PAIR = 1e-6
+TIMING_S = 0.3
+TIMING_S_PER_SESSION = 2e-3
 # Share of the time limit the counted budget leaves unused, so that a machine a little slower
 # than the reference still keeps its plan reproducible (demo week at 60 s without it: 56 s wall,
 # its monolithic MILP's nodes 20 % longer than counted).
 SAFETY_SHARE = 0.05
 
 
-def solver_budget(time_limit: float, pairs: int, extras: float = 0.0) -> float:
+def solver_budget(time_limit: float, pairs: int, sessions: int, extras: float = 0.0) -> float:
     """The solver's counted seconds when deterministic (orplan.work): the time limit less
     estimates of what comes before and after it (as run_solve keeps), `extras` included (the
     report and the workbook when asked). A function of the case's size and the options alone."""
-    timing = TIMING_S_PER_PAIR * pairs
+    timing = TIMING_S + TIMING_S_PER_SESSION * sessions
     reserve = max(WRITE_RESERVE_S, WRITE_RESERVE_SHARE * time_limit,
                   WRITE_RESERVE_TIMINGS * timing) + extras
     setup = SETUP_S + CHILD_S + (SETUP_S_PER_PAIR + CHILD_S_PER_PAIR) * pairs
@@ -313,7 +314,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         deadline = time.time() + options.time_limit - (t - started) - reserve
         # when deterministic, the solver's counted seconds (orplan.work): the same share of the
         # time limit, from estimates of the steps around it instead of their measured times
-        budget = solver_budget(options.time_limit, len(data.pairs), extras)
+        budget = solver_budget(options.time_limit, len(data.pairs), len(data.sessions), extras)
         result = solve_stage(case, deadline, options, start_plan.chosen, budget)
         t = lap("solve", t)
         # the child's build time is part of the solve stage's wall time; report it on its own

@@ -44,6 +44,8 @@ ROUND_FROM = 0.2
 RESTRICTED_GAP = 1e-3
 # Share of the time after the first plan kept for refilling the plans (orplan.refill).
 REFILL_SHARE = 0.3
+# Refilling gets at least this share of the time for the LP's plans, whatever the MILP took.
+MIN_REFILL_SHARE = 0.15
 # When deterministic (orplan.work), the restricted MILP stops after this many plans better than
 # its start (hospital week: 2 stopped it at 10 s with 73.47 M; without, 73.49-73.53 M when the
 # wall clock stopped it at 13-22 s).
@@ -228,7 +230,9 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
         work.charge("LP plans", *plan_units(*size))
     if rel is not None:
         refilling = time.perf_counter()
-        refill_by = begun + seconds - 1.5 * repair
+        # its share, or at least MIN_REFILL_SHARE of the time when the MILP ran over its own
+        # (its root cannot be stopped by counted work: region, 183 s for a 110 s share)
+        refill_by = max(begun + seconds - 1.5 * repair, work.now() + MIN_REFILL_SHARE * seconds)
         for name in reversed(list(plans)):  # the MILP's plan first: it is most often the best
             mask, times = plans[name]
             for _ in range(REFILL_PASSES):
