@@ -27,8 +27,11 @@ import highspy
 
 # Seconds per unit on the reference machine (see the module text), fitted by
 # benchmarks/work_costs.py to runs of the demo week (12, 30 and 60 s), a 1,000-patient week and the
-# hospital week (60 s); where the fit gave 0, a small cost is kept. The comments' figures are
-# from those runs.
+# hospital week (60 s); where the fit gave 0, a small cost is kept. Knapsack rounds, interior
+# point iterations and plan rounding cost more per pair at the region's size (13.7 million pairs:
+# 5.9e-7 s a pair and round, 1.3e-6 s a row and iteration, about 1e-6 s a pair): those costs are
+# the region's, which overestimates them on smaller cases. The comments' figures are from those
+# runs.
 COSTS = {
     # building the session relaxation (model.bound.relaxation): fixed and per eligible pair
     "relaxation": 0.12,
@@ -39,8 +42,8 @@ COSTS = {
     "reduced_cost_pair": 1.0e-7,
     # one round of session knapsacks (model.bound.session_values): fixed, per pair and per session
     "knapsack_round": 0.001,
-    "knapsack_pair": 1.3e-7,
-    "knapsack_session": 2.9e-4,
+    "knapsack_pair": 5.0e-7,
+    "knapsack_session": 1.0e-4,
     # one refilling round (orplan.refill): fixed, per pair of the relaxation and per session
     "refill_round": 0.083,
     "refill_pair": 2.0e-6,
@@ -48,7 +51,7 @@ COSTS = {
     # rounding or timing a plan (greedy rule, list scheduling): fixed, per eligible pair and per
     # session
     "plan": 0.058,
-    "plan_pair": 3.4e-7,
+    "plan_pair": 8.0e-7,
     "plan_session": 0.0021,
     # building a MILP with PuLP, per pair in it
     "milp_build_pair": 1.8e-4,
@@ -64,7 +67,7 @@ COSTS = {
     # 320-440 us with 12,436)
     "master_column": 3.6e-8,
     # an interior point iteration of HiGHS, per row of the LP
-    "ipm_row": 2.0e-7,
+    "ipm_row": 1.3e-6,
     # a simplex iteration inside HiGHS's branch and bound (with its cuts and heuristics): a fixed
     # part, and a part per row of the MILP
     "mip_iteration": 8.4e-5,
