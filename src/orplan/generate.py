@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from orplan.schema import HISTORY
+
 
 @dataclass(frozen=True)
 class Procedure:
@@ -125,7 +127,8 @@ PROFILES = {
 
 def generate_case(profile_name: str, seed: int, patients: int | None = None,
                   weeks: int | None = None) -> tuple[dict[str, pd.DataFrame], str]:
-    """Tables (waitlist, sessions, surgeons, equipment, beds) and the text of orplan.toml.
+    """Tables (waitlist, sessions, surgeons, equipment, beds, and history: a year of past
+    operations, not read by `orplan solve`) and the text of orplan.toml.
     `patients` and `weeks` override the profile's waitlist size and horizon (for scaling runs)."""
     profile = PROFILES[profile_name]
     if patients is not None:
@@ -236,8 +239,45 @@ def generate_case(profile_name: str, seed: int, patients: int | None = None,
         "[rules]\nturnover_min = 30\nmax_overtime_min = 30\ndefault_urgency = \"C\"\n\n"
         "[solver]\ntime_limit = 60\ngap = 0.01\nthreads = 1\nseed = 0\n"
     )
+    history = _history(profile, seed, specialties, shares, surgeons_of)
     return {"waitlist": waitlist, "sessions": sessions, "surgeons": surgeons,
-            "equipment": equipment, "beds": beds}, config
+            "equipment": equipment, "beds": beds, "history": history}, config
+
+
+# History: past cases per waitlist patient, over the year before the horizon; each surgeon is
+# a factor faster or slower than the procedure's median (log-normal, this sigma); a case is
+# booked at the procedure's median rounded to 5 minutes, as a hospital's standard times are.
+HISTORY_PER_PATIENT = 2
+SURGEON_SIGMA = 0.12
+
+
+def _history(profile: Profile, seed: int, specialties: list[str], shares: np.ndarray,
+             surgeons_of: dict[str, list[str]]) -> pd.DataFrame:
+    """A year of past operations (schema.HISTORY) drawn from the catalogue's log-normal
+    durations, with its own random stream (the other tables do not change with it)."""
+    rng = np.random.default_rng([seed, 1])
+    factor = {name: float(np.exp(rng.normal(0.0, SURGEON_SIGMA)))
+              for names in surgeons_of.values() for name in names}
+    n = HISTORY_PER_PATIENT * profile.patients
+    days = [profile.start - dt.timedelta(days=int(d)) for d in range(1, 366)]
+    workdays = [d for d in days if d.weekday() < 5]
+    specialty = rng.choice(specialties, size=n, p=shares)
+    rows = []
+    for i in range(n):
+        procedures = [p for p in CATALOGUE if p.specialty == specialty[i]]
+        weights = np.array([p.share for p in procedures])
+        procedure = procedures[int(rng.choice(len(procedures), p=weights / weights.sum()))]
+        surgeon = str(rng.choice(surgeons_of[procedure.specialty])) if rng.random() < 0.9 else ""
+        median = procedure.median_min * factor.get(surgeon, 1.0)
+        rows.append({
+            "procedure": procedure.code,
+            "specialty": procedure.specialty,
+            "surgeon_id": surgeon,
+            "date": workdays[int(rng.integers(len(workdays)))].isoformat(),
+            "actual_min": max(5, round(median * np.exp(rng.normal(0.0, procedure.sigma)))),
+            "booked_min": max(15, 5 * round(procedure.median_min / 5)),
+        })
+    return pd.DataFrame(rows, columns=[c.name for c in HISTORY.columns])
 
 
 def write_case(folder: Path, tables: dict[str, pd.DataFrame], config: str,
