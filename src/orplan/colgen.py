@@ -211,7 +211,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     `dive`, the root's LP solution (per pair) is returned instead of a plan, in `root_x`.
     `compact_bound`: the bound at the compact LP's prices, if the caller has it. `seconds` are
     of `work`'s clock (orplan.work; the wall clock's without one)."""
-    work = work or Work(seconds, time.time() + seconds, deterministic=False)
+    work = work or Work.wall_clock(seconds)
     started = time.perf_counter()
     begun = work.now()
     deadline = begun + seconds

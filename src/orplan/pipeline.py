@@ -343,19 +343,18 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                 cut.append("timing")
                 continue
             candidates.append((name, extract_stage(data, mask, finish_by, starts)))
-            cut += ["timing"] * candidates[-1][1].cut
         candidates.append(("greedy start", start_timed))
         previous = _previous_candidate(data)
         if previous is not None:  # keeping last night's plan is always a candidate
             candidates.append(("previous plan", extract_stage(data, previous[0], finish_by,
                                                               previous[1])))
-            cut += ["timing"] * candidates[-1][1].cut
             # and keeping it with the time it leaves filled by the optimiser's greedy rule (new
             # urgent referrals, sessions freed by cancellations)
             filled, starts = _filled(data, *previous)
             candidates.append(("previous plan filled", extract_stage(data, filled, finish_by,
                                                                      starts)))
-            cut += ["timing"] * candidates[-1][1].cut
+        if any(timed.cut for _, timed in candidates):
+            cut.append("timing")
         # the solver's plan wins ties: its status (optimal) then stands
         scored = [(round(plan_objective(data, timed), 6), name != "solver", i)
                   for i, (name, timed) in enumerate(candidates)]

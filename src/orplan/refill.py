@@ -59,8 +59,7 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
     `work`'s clock, see orplan.work; without one, time.perf_counter()). Not `timed`: no new flip
     rooms anywhere, and no timing checks."""
     if work is None:
-        work = Work(deadline - time.perf_counter(), time.time() + deadline - time.perf_counter(),
-                    deterministic=False)
+        work = Work.wall_clock(deadline - time.perf_counter())
         deadline = work.budget
     chosen = chosen.copy()
     n_sessions = len(rel.session_cap)

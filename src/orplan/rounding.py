@@ -206,7 +206,7 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     with them, the region's plan came out worse (236.6 M against 231.1 M, one run each)."""
     if data.pairs.empty:
         return {}
-    work = work or Work(seconds, time.time() + seconds, deterministic=False)
+    work = work or Work.wall_clock(seconds)
     begun = work.now()
     first, preferred = lp_first(data, order, x, aggregated)
     rounded = greedy_assignment(data, first, preferred=preferred, allow_overtime=True,

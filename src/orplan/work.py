@@ -110,6 +110,11 @@ class Work:
     units: dict[str, dict[str, float]] = field(default_factory=dict)
     marked: float = field(default_factory=time.perf_counter)
 
+    @classmethod
+    def wall_clock(cls, seconds: float) -> Work:
+        """`seconds` from now by the wall clock (for a step called on its own)."""
+        return cls(seconds, time.time() + seconds, deterministic=False)
+
     def now(self) -> float:
         return self.spent if self.deterministic else time.perf_counter() - self.started
 

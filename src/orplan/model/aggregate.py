@@ -146,7 +146,7 @@ def solve_aggregated(rel: Relaxation, sessions: pd.DataFrame, order: np.ndarray,
     """The compact LP over groups of alike sessions (see the module text), within `seconds` of
     `work`'s clock (see solve_compact). Its prices and solution are returned for the rows and
     pairs of `rel`: each pair gets the share of its group's value (see Aggregation.spread)."""
-    work = work or Work(seconds, time.time() + seconds, deterministic=False)
+    work = work or Work.wall_clock(seconds)
     started = time.perf_counter()
     begun = work.now()
     agg = aggregate(rel, sessions)

@@ -318,7 +318,7 @@ def minute_price_bound(rel: Relaxation, evaluations: int = 14,
     (on `work`'s clock, see orplan.work; without one, time.perf_counter()), no more evaluations
     are made after the first."""
     if work is None:
-        work = Work(deadline - time.perf_counter(), math.inf, deterministic=False)
+        work = Work.wall_clock(deadline - time.perf_counter())
         deadline = work.budget
     evaluation = work.estimate(*knapsack_units(len(rel.p), len(rel.session_cap)))
     no_link, no_equipment = np.zeros(len(rel.link_rhs)), np.zeros(len(rel.equipment_units))

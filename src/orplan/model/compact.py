@@ -96,7 +96,7 @@ def solve_compact(rel: Relaxation, order: np.ndarray, seconds: float, threads: i
                   seed: int = 0, work: Work | None = None) -> CompactResult:
     """Solve the compact LP over the patients of `patients_to_cover` (dual simplex, sifting)
     within `seconds` of `work`'s clock (orplan.work; the wall clock's without one)."""
-    work = work or Work(seconds, time.time() + seconds, deterministic=False)
+    work = work or Work.wall_clock(seconds)
     started = time.perf_counter()
     begun = work.now()
     keep_patient = patients_to_cover(rel, order)
