@@ -180,3 +180,15 @@ def test_cli_and_config_choose_the_clock(tmp_path: Path) -> None:
                                  "--quiet", "--time-limit", "10"])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "cfg" / "summary.json").read_text())["reproducible"] is False
+
+
+def test_deterministic_must_be_true_or_false(tmp_path: Path) -> None:
+    from orplan.config import ConfigError, load_config
+
+    path = tmp_path / "orplan.toml"
+    path.write_text("[solver]\ndeterministic = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    (issue,) = error.value.issues
+    assert issue.code == "config-type" and issue.column == "solver.deterministic"
+    assert "must be true or false" in issue.message
