@@ -103,7 +103,7 @@ def _guard(debug: bool, action):  # type: ignore[no-untyped-def]
         _print_issues(exc.issues)
         n = sum(i.severity == "error" for i in exc.issues)
         if exc.what:
-            err.print(f"{n} error(s) in {exc.what}: nothing was checked. Fix them and run again.")
+            err.print(f"{n} error(s) in {exc.what}: nothing was done. Fix them and run again.")
         else:
             err.print(f"{n} input error(s): nothing was planned. Fix them and run again "
                       "(`orplan validate CASE` lists them all).")
@@ -526,6 +526,58 @@ def bench(
     frame = pd.DataFrame(rows).reindex(columns=COLUMNS)
     write_table(frame, output, "orplan " + " ".join(sys.argv[1:]))
     console.print(f"wrote {output.with_suffix('.csv')} and {output.with_suffix('.md')}")
+
+
+durations_app = typer.Typer(
+    help="Case durations learnt from the hospital's history (see `orplan durations fit`).",
+    no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(durations_app, name="durations")
+
+
+@durations_app.command("fit")
+def durations_fit(
+    history: Annotated[Path, typer.Argument(help="The history table (history.csv / "
+                                            "history.parquet) or a folder holding one.",
+                                            show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The fit to write: a .csv or "
+                                         ".parquet file (replaced atomically).")],
+    holdout: Annotated[float, typer.Option("--holdout", min=0.05, max=0.5, help="Share of the "
+                                           "latest cases held out to measure accuracy.")] = 0.2,
+    debug: DebugOpt = False,
+) -> None:
+    """Fit a log-normal duration per procedure and surgeon, shrunk towards the procedure and the
+    specialty where the history is thin, and report its accuracy on the latest cases (held out)
+    against each procedure's average and the booked minutes.
+
+    Examples:
+      orplan durations fit examples/demo-week/history.csv -o durations.csv
+      orplan durations fit exports/history.parquet -o models/durations.parquet --holdout 0.3
+    """
+    from orplan.durations import fit, read_history, write_fit
+    from orplan.durations import holdout as measure
+    from orplan.pipeline import InvalidInput
+    from orplan.reports.terminal import render_accuracy
+
+    if output.suffix not in (".csv", ".parquet"):
+        err.print(f"--output must end in .csv or .parquet, not '{output.name}'")
+        raise typer.Exit(Exit.USAGE)
+
+    def run():  # type: ignore[no-untyped-def]
+        frame, issues = read_history(history)
+        if frame is None or has_errors(issues):
+            raise InvalidInput(issues, f"the history {history}")
+        _print_issues(issues)
+        fitted = fit(frame)
+        write_fit(fitted, output)
+        return fitted, measure(frame, holdout)
+
+    fitted, accuracy = _guard(debug, run)
+    counts = fitted.table["level"].value_counts()
+    cases = int(fitted.table.loc[fitted.table["level"] == "all", "cases"].sum())
+    console.print(f"wrote {output}: {cases:,} past cases; {counts.get('surgeon', 0)} surgeon x "
+                  f"procedure, {counts.get('procedure', 0)} procedure, "
+                  f"{counts.get('specialty', 0)} specialty rows")
+    render_accuracy(console, accuracy, holdout)
 
 
 def main() -> None:

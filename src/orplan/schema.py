@@ -159,6 +159,29 @@ HISTORY = Table(
     ),
 )
 
+# Written by `orplan durations fit`, read by `orplan solve --durations` and `orplan simulate`.
+DURATIONS = Table(
+    "durations",
+    False,
+    "case-duration distributions fitted to the history (log-normal: log minutes ~ N(mu, sigma))",
+    (
+        Column("level", "str", True, "surgeon (a surgeon's cases of a procedure), procedure, "
+               "specialty, or all (every case: its sigma is used where nothing else is known)"),
+        Column("specialty", "str", False, "specialty (level specialty; for the others, the "
+               "procedure's)"),
+        Column("procedure", "str", False, "procedure code (levels surgeon and procedure)"),
+        Column("surgeon_id", "str", False, "surgeon (level surgeon)"),
+        Column("cases", "int", True, "past cases behind the row", minimum=0),
+        Column("mu", "number", True, "mean of log minutes, after shrinking"),
+        Column("sigma", "number", True, "standard deviation of log minutes, after shrinking",
+               positive=True),
+        Column("mean_min", "number", False, "mean minutes, exp(mu + sigma^2/2)"),
+        Column("median_min", "number", False, "median minutes, exp(mu)"),
+        Column("p90_min", "number", False, "90th percentile minutes"),
+    ),
+    key=("level", "specialty", "procedure", "surgeon_id"),
+)
+
 STATUSES = ("confirmed", "tentative")
 PINS = ("session", "date", "none")
 

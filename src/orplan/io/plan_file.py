@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orplan.io.read import RawTable, read_raw_table
+from orplan.io.read import read_table_at
 from orplan.issues import Issue
 from orplan.schema import PLAN
 
@@ -16,20 +16,7 @@ def read_plan(path: Path) -> tuple[pd.DataFrame | None, list[Issue]]:
     from orplan.validate import parse_table
 
     issues: list[Issue] = []
-    if path.is_dir():
-        raw = read_raw_table(path, "plan", issues)
-        if raw is None and not issues:
-            issues.append(Issue("missing-file", "plan.csv", None, None,
-                                f"no plan.csv or plan.parquet in {path}"))
-    elif path.exists() and path.suffix in (".csv", ".parquet"):
-        raw = read_raw_table(path.parent, path.stem, issues)
-        if raw is not None:
-            raw = RawTable("plan", raw.path, raw.frame, raw.decimal_comma)
-    else:
-        issues.append(Issue("missing-file", path.name, None, None,
-                            f"plan {path} does not exist (give a .csv or .parquet file or a "
-                            "folder holding plan.csv)"))
-        raw = None
+    raw = read_table_at(path, "plan", issues)
     if raw is None:
         return None, issues
     frame = parse_table(raw, PLAN, issues)

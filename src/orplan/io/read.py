@@ -130,3 +130,21 @@ def read_raw_table(folder: Path, name: str, issues: list[Issue]) -> RawTable | N
                             f"column '{duplicated[0]}' appears more than once in the header"))
         return None
     return RawTable(name, path, frame, decimal_comma)
+
+
+def read_table_at(path: Path, name: str, issues: list[Issue]) -> RawTable | None:
+    """Read table `name` from a .csv or .parquet file, or from a folder holding NAME.csv or
+    NAME.parquet; append an issue and return None when there is none or it is unreadable."""
+    if path.is_dir():
+        raw = read_raw_table(path, name, issues)
+        if raw is None and not issues:
+            issues.append(Issue("missing-file", f"{name}.csv", None, None,
+                                f"no {name}.csv or {name}.parquet in {path}"))
+        return raw
+    if path.exists() and path.suffix in (".csv", ".parquet"):
+        raw = read_raw_table(path.parent, path.stem, issues)
+        return None if raw is None else RawTable(name, raw.path, raw.frame, raw.decimal_comma)
+    issues.append(Issue("missing-file", path.name, None, None,
+                        f"{name} {path} does not exist (give a .csv or .parquet file or a folder "
+                        f"holding {name}.csv)"))
+    return None

@@ -103,3 +103,26 @@ def render_comparison(console: Console, table: Any, changes: Any, a: Any, b: Any
         for row in changes[changes["change"] != "same"].itertuples():
             console.print(f"  {row.patient_id}: {labels[row.change]} "
                           f"({row.session_a or '-'} -> {row.session_b or '-'})")
+
+
+def render_accuracy(console: Console, accuracy: Any, share: float) -> None:
+    """The held-out accuracy of a duration fit (orplan.durations.holdout)."""
+    if accuracy is None:
+        console.print("accuracy not measured: the history is too short to hold out "
+                      f"{100 * share:.0f} % of it (30 cases over more than one date needed)")
+        return
+    table = Table(title=f"Accuracy on the latest {accuracy.test:,} cases (from "
+                  f"{accuracy.cutoff}; fitted on the {accuracy.train:,} before)",
+                  show_header=True, header_style="bold")
+    for name in ("predicted by", "cases", "mean abs. error (min)", "bias (min)"):
+        table.add_column(name, justify="left" if name == "predicted by" else "right")
+    for row in accuracy.rows:
+        table.add_row(row["method"], f"{row['cases']:,}", f"{row['mae_min']:.1f}",
+                      f"{row['bias_min']:+.1f}")
+    console.print(table)
+    console.print("bias: predicted minus actual (negative: cases run longer than predicted)")
+    levels = ", ".join(f"{name} {count:,}" for name, count in accuracy.levels.items())
+    cover = ", ".join(f"{100 * value:.1f} % at or below {name}"
+                      for name, value in accuracy.coverage.items())
+    console.print(f"fitted level used: {levels}")
+    console.print(f"calibration: {cover}")
