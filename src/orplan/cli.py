@@ -528,6 +528,51 @@ def bench(
     console.print(f"wrote {output.with_suffix('.csv')} and {output.with_suffix('.md')}")
 
 
+@app.command("simulate")
+def simulate_command(
+    case: CaseArg,
+    plan: Annotated[Path, typer.Argument(help="A plan file (plan.csv / plan.parquet) or an "
+                                         "output folder holding one.", show_default=False)],
+    runs: Annotated[int, typer.Option("--runs", "-n", min=1, max=1_000_000,
+                                      help="Replays of the plan.")] = 10_000,
+    durations: Annotated[Path | None, typer.Option(
+        "--durations", "-d", help="A fit of `orplan durations fit` to draw case minutes from "
+        "(default: each case's planned minutes as its mean, spread [durations] sigma).")] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed (same seed, same "
+                                      "figures).")] = 0,
+    write: Annotated[bool, typer.Option("--write", help="Add simulation.csv and summary.json's "
+                                        "`simulation` to PLAN (an output folder), and refresh "
+                                        "its report.html when there is one.")] = False,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Replay a plan with sampled case durations and turnovers: per session the probability of
+    overtime, the expected overtime minutes and the expected cases that could not start before
+    the session's end plus its allowed overtime (day-of cancellations); totals for the plan.
+
+    Examples:
+      orplan simulate examples/demo-week out/example --durations durations.csv
+      orplan simulate exports/week47 plans/week47 -d durations.csv --runs 20000 --write
+    """
+    from orplan.reports.terminal import render_simulation
+
+    if write and not plan.is_dir():
+        err.print("--write needs PLAN to be an output folder of `orplan solve`")
+        raise typer.Exit(Exit.USAGE)
+
+    def run():  # type: ignore[no-untyped-def]
+        from orplan.pipeline import load_stage, simulate_plan
+
+        cfg = _config(case, config)
+        loaded, _ = load_stage(case, cfg)
+        return simulate_plan(loaded, plan, runs, durations, seed, write)
+
+    result = _guard(debug, run)
+    render_simulation(console, result.totals, result.sessions)
+    if write:
+        console.print(f"wrote {plan / 'simulation.csv'} and the summary's `simulation`")
+
+
 durations_app = typer.Typer(
     help="Case durations learnt from the hospital's history (see `orplan durations fit`).",
     no_args_is_help=True, rich_markup_mode=None)

@@ -57,6 +57,20 @@ class SolverSettings:
 
 
 @dataclass(frozen=True)
+class DurationSettings:
+    """How uncertain durations are (orplan.durations, orplan.simulate, `solve --risk`)."""
+
+    # spread (sigma of log minutes) of a case the duration fit does not know, or of every case
+    # when there is no fit: around its planned minutes, as their mean
+    sigma: float = 0.3
+    # spread (sigma of log minutes) of each turnover around the configured turnover_min
+    turnover_sigma: float = 0.3
+    # a case may start as soon as the room is ready (the list runs on); off: never before its
+    # planned start (the patient is called for that time)
+    early_start: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     horizon_start: dt.date | None = None  # default: first session date
     horizon_days: int | None = None  # default: through the last session date
@@ -70,6 +84,7 @@ class Config:
     urgency: dict[str, UrgencyClass] = field(default_factory=lambda: dict(DEFAULT_URGENCY))
     weights: Weights = field(default_factory=Weights)
     solver: SolverSettings = field(default_factory=SolverSettings)
+    durations: DurationSettings = field(default_factory=DurationSettings)
 
 
 # Documented keys of orplan.toml: (section, key, description). The README lists these.
@@ -87,6 +102,8 @@ CONFIG_KEYS: list[tuple[str, str, str]] = [
      "D 365/1)"),
     *[("weights", f.name, f"objective weight (default {f.default})") for f in fields(Weights)],
     *[("solver", f.name, f"solver setting (default {f.default})") for f in fields(SolverSettings)],
+    *[("durations", f.name, f"duration uncertainty (default {f.default})")
+      for f in fields(DurationSettings)],
 ]
 
 
@@ -143,10 +160,10 @@ def load_config(path: Path | None) -> Config:
     issues: list[Issue] = []
     config = Config()
     for section in raw:
-        if section not in ("horizon", "rules", "urgency", "weights", "solver"):
+        if section not in ("horizon", "rules", "urgency", "weights", "solver", "durations"):
             issues.append(Issue("config-unknown-key", file, None, section,
                                 f"unknown section [{section}]; known: horizon, rules, urgency, "
-                                "weights, solver"))
+                                "weights, solver, durations"))
     horizon = raw.get("horizon", {})
     start = horizon.get("start")
     if start is not None:
@@ -228,6 +245,8 @@ def load_config(path: Path | None) -> Config:
         config,
         weights=_coerce_section(Weights, raw.get("weights", {}), "weights", file, issues),
         solver=_coerce_section(SolverSettings, raw.get("solver", {}), "solver", file, issues),
+        durations=_coerce_section(DurationSettings, raw.get("durations", {}), "durations", file,
+                                  issues),
     )
     if issues:
         raise ConfigError(issues)

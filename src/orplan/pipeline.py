@@ -481,3 +481,79 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return "unknown"
+
+
+def read_durations(path: Path) -> Any:
+    """The duration fit at `path` (orplan.durations.read_fit); InvalidInput naming it when bad."""
+    from orplan.durations import read_fit
+
+    fitted, issues = read_fit(path)
+    if fitted is None or has_errors(issues):
+        raise InvalidInput(issues, f"the durations {path}")
+    return fitted
+
+
+def simulate_plan(case: Case, plan_path: Path, runs: int, durations: Path | None, seed: int,
+                  write: bool) -> Any:
+    """`orplan simulate`: read and check the plan against the case, replay it (orplan.simulate)
+    and, when `write`, add simulation.csv and summary.json's `simulation` to the plan's folder
+    (each file replaced atomically; report.html refreshed when there is one)."""
+    from orplan.io.plan_file import read_plan
+    from orplan.simulate import simulate
+
+    fitted = read_durations(durations) if durations is not None else None
+    frame, issues = read_plan(plan_path)
+    if frame is not None:
+        file = plan_path.name if not plan_path.is_dir() else "plan"
+        known = frame["session_id"].isin(case.sessions["session_id"])
+        for row in frame.loc[~known, "_row"]:
+            issues.append(Issue("unknown-session", file, int(row), "session_id",
+                                f"the session is not in {case.file('sessions')}; simulate the "
+                                "plan with the case it was made for"))
+        on_list = frame["patient_id"].isin(case.waitlist["patient_id"])
+        for row in frame.loc[~on_list, "_row"]:
+            issues.append(Issue("unknown-patient", file, int(row), "patient_id",
+                                f"the patient is not in {case.file('waitlist')}; simulate the "
+                                "plan with the case it was made for"))
+    if frame is None or has_errors(issues):
+        raise InvalidInput(issues, f"the plan {plan_path}")
+    result = simulate(case, frame, runs, fitted, seed)
+    if write:
+        _write_simulation(plan_path, result, durations)
+    return result
+
+
+def _write_simulation(folder: Path, result: Any, durations: Path | None) -> None:
+    import json
+    import os
+    import tempfile
+
+    summary_path = folder / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
+    summary["simulation"] = {**result.totals, "durations": str(durations) if durations else None}
+    table = result.sessions.copy()
+    for column in ("planned_end", "end"):
+        table[column] = table[column].map(hhmm)
+    for column in ("p_overtime", "p_over_allowed"):
+        table[column] = table[column].round(4)
+    for column in ("expected_overtime_min", "expected_cancelled"):
+        table[column] = table[column].round(2)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, write in (("simulation.csv", lambda p: table.to_csv(p, index=False)),
+                            ("summary.json", lambda p: p.write_text(
+                                json.dumps(summary, indent=2, default=str) + "\n",
+                                encoding="utf-8"))):
+            handle, temp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+            os.close(handle)
+            staged.append((Path(temp), folder / name))
+            write(Path(temp))
+        for temp, target in staged:
+            os.replace(temp, target)
+    finally:
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)
+    if (folder / "report.html").exists():
+        from orplan.reports.html import write_report
+
+        write_report(folder)

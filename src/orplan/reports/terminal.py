@@ -126,3 +126,40 @@ def render_accuracy(console: Console, accuracy: Any, share: float) -> None:
                       for name, value in accuracy.coverage.items())
     console.print(f"fitted level used: {levels}")
     console.print(f"calibration: {cover}")
+
+
+def render_simulation(console: Console, totals: dict[str, Any], sessions: Any,
+                      worst: int = 10) -> None:
+    """The figures of orplan.simulate: totals, then the sessions most likely to run over."""
+    console.print(f"{totals['runs']:,} replays of {totals['cases']:,} cases in "
+                  f"{totals['sessions']:,} sessions (seed {totals['seed']}; case minutes from: "
+                  + ", ".join(f"{k} {v:,}" for k, v in totals["duration_source"].items()) + ")",
+                  style="bold")
+    table = Table(title="Per plan (expected per week of replays)", show_header=True,
+                  header_style="bold")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("overtime minutes (mean / 90th percentile)",
+                  f"{totals['expected_overtime_min']:,.0f} / {totals['p90_overtime_min']:,.0f}")
+    table.add_row("cases not started in time (mean / 90th percentile)",
+                  f"{totals['expected_cancelled']:,.1f} / {totals['p90_cancelled']:,.0f}")
+    table.add_row("sessions running past their end", f"{totals['expected_sessions_overtime']:,.1f}")
+    table.add_row("sessions past end + allowed overtime",
+                  f"{totals['expected_sessions_over_allowed']:,.1f}")
+    table.add_row("sessions with over 10 % risk of that",
+                  f"{totals['sessions_over_allowed_risk_above_10pct']:,}")
+    console.print(table)
+    if sessions.empty:
+        return
+    top = sessions.sort_values(["p_over_allowed", "expected_overtime_min"],
+                               ascending=False).head(worst)
+    table = Table(title=f"The {len(top)} sessions most at risk", show_header=True,
+                  header_style="bold")
+    table.add_column("session", no_wrap=True)
+    for name in ("cases", "P(overtime)", "P(past allowed)", "overtime (min)", "not started"):
+        table.add_column(name, justify="right")
+    for _, row in top.iterrows():
+        table.add_row(str(row["session_id"]), str(int(row["cases"])),
+                      f"{100 * row['p_overtime']:.0f} %", f"{100 * row['p_over_allowed']:.0f} %",
+                      f"{row['expected_overtime_min']:.0f}", f"{row['expected_cancelled']:.2f}")
+    console.print(table)
