@@ -544,15 +544,15 @@ def _write_simulation(folder: Path, result: Any, durations: Path | None) -> None
                             ("summary.json", lambda p: p.write_text(
                                 json.dumps(summary, indent=2, default=str) + "\n",
                                 encoding="utf-8"))):
-            handle, temp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+            handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
             os.close(handle)
-            staged.append((Path(temp), folder / name))
-            write(Path(temp))
-        for temp, target in staged:
-            os.replace(temp, target)
+            staged.append((Path(temp_name), folder / name))
+            write(Path(temp_name))
+        for staged_path, target in staged:
+            os.replace(staged_path, target)
     finally:
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)
+        for staged_path, _ in staged:
+            staged_path.unlink(missing_ok=True)
     if (folder / "report.html").exists():
         from orplan.reports.html import write_report
 
