@@ -50,6 +50,16 @@ CaseArg = Annotated[Path, typer.Argument(help="Case folder with waitlist and ses
 ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="orplan.toml to use (default: CASE/orplan.toml if present).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")]
+DurationsOpt = Annotated[Path | None, typer.Option(
+    "--durations", "-d", help="A fit of `orplan durations fit`: cases are planned at their "
+    "fitted mean minutes (blank duration_min allowed), see --quantile, --risk, "
+    "--keep-durations.")]
+QuantileOpt = Annotated[float | None, typer.Option(
+    "--quantile", min=0.5, max=0.99, help="Plan each case at this quantile of its duration "
+    "(with --durations: the fit's; without: around duration_min, spread [durations] sigma).")]
+KeepOpt = Annotated[bool, typer.Option(
+    "--keep-durations", help="With --durations: keep the waitlist's duration_min where given; "
+    "the fit fills only blanks.")]
 MAX_ISSUES_SHOWN = 50
 
 
@@ -76,6 +86,25 @@ def _config_path(case: Path, path: Path | None) -> Path | None:
 
 def _config(case: Path, path: Path | None) -> Config:
     return load_config(_config_path(case, path))
+
+
+def _duration_plan(durations: Path | None, quantile: float | None, risk: float | None,
+                   keep: bool):  # type: ignore[no-untyped-def]
+    """The DurationPlan of the options (None without any); reads the fit (InvalidInput when it is
+    bad, so call it under _guard). Usage errors exit."""
+    from orplan.durations import DurationPlan
+    from orplan.pipeline import read_durations
+
+    if quantile is not None and risk is not None:
+        err.print("give --quantile or --risk, not both")
+        raise typer.Exit(Exit.USAGE)
+    if keep and durations is None:
+        err.print("--keep-durations needs --durations")
+        raise typer.Exit(Exit.USAGE)
+    if durations is None and quantile is None and risk is None:
+        return None
+    fit = read_durations(durations) if durations is not None else None
+    return DurationPlan(fit, quantile, risk, keep, str(durations) if durations else "")
 
 
 def _print_issues(issues: list[Issue], limit: int = MAX_ISSUES_SHOWN) -> None:
@@ -185,6 +214,13 @@ def solve(
     freeze_admit: Annotated[list[str] | None, typer.Option(
         "--freeze-admit", help="An urgency class that may still be added in the frozen days "
         "(repeat for more) [config: none].")] = None,
+    durations: DurationsOpt = None,
+    quantile: QuantileOpt = None,
+    risk: Annotated[float | None, typer.Option(
+        "--risk", min=0.01, max=0.5, help="Plan cases at their mean minutes and keep each "
+        "session's chance of running past its end plus allowed overtime under this (e.g. 0.1); "
+        "with --durations the fit's spread, else [durations] sigma.")] = None,
+    keep_durations: KeepOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -196,6 +232,7 @@ def solve(
       orplan solve exports/week47 -o plans/baseline --method greedy
       orplan solve exports/week47 -o plans/week47 --report
       orplan solve exports/tonight -o plans/tonight --freeze-days 2 --freeze-admit A
+      orplan solve exports/week47 -o plans/week47 --durations durations.csv --risk 0.1
     """
     from orplan.pipeline import SolveOptions, run_solve
     from orplan.reports.terminal import render_summary
@@ -228,7 +265,9 @@ def solve(
                                solver_log,
                                config_path=_config_path(case, config),
                                method=method, report=report,  # type: ignore[arg-type]
-                               workbook=fmt == "xlsx", deterministic=settings.deterministic)
+                               workbook=fmt == "xlsx", deterministic=settings.deterministic,
+                               durations=_duration_plan(durations, quantile, risk,
+                                                        keep_durations))
         return run_solve(case, output, cfg, options)
 
     outcome = _guard(debug, run)
@@ -258,9 +297,13 @@ def check(
     config: ConfigOpt = None,
     show_ids: Annotated[bool, typer.Option("--show-ids", help="Print patient identifiers.")
                         ] = False,
+    durations: DurationsOpt = None,
+    quantile: QuantileOpt = None,
+    keep_durations: KeepOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Re-check a plan against every hard rule, without the solver.
+    """Re-check a plan against every hard rule, without the solver. A plan made with
+    --durations (and --quantile, --keep-durations) is checked with the same options.
 
     Examples:
       orplan check examples/demo-week out/hospital
@@ -274,7 +317,8 @@ def check(
         from orplan.pipeline import InvalidInput, load_stage
 
         cfg = _config(case, config)
-        loaded, _ = load_stage(case, cfg)
+        loaded, _ = load_stage(case, cfg, _duration_plan(durations, quantile, None,
+                                                         keep_durations))
         frame, issues = read_plan(plan)
         if frame is None or has_errors(issues):
             raise InvalidInput(issues, f"the plan {plan}")

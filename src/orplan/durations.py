@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from orplan.case import Case
 from orplan.issues import Issue
 from orplan.schema import DURATIONS, HISTORY
 
@@ -39,6 +40,10 @@ MAX_CASE_MIN = 24 * 60.0
 # shrinking infinitely strong).
 MIN_TAU2 = 1e-4
 Z90 = 1.2815515655446004
+# Minutes set from a fit or a quantile are rounded to this booking grid (hospitals book in 5
+# minutes; a common grid also keeps the solver's session knapsacks small: measured on the
+# hospital week, whole-minute durations made the solver miss its deadline).
+GRID_MIN = 5.0
 
 
 @dataclass(frozen=True)
@@ -267,13 +272,6 @@ def norm_ppf(p: float) -> float:
         ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
 
 
-def norm_sf(x: np.ndarray) -> np.ndarray:
-    """The standard normal upper tail P(Z > x)."""
-    from math import erfc
-
-    return np.vectorize(lambda v: 0.5 * erfc(v / math.sqrt(2)), otypes=[float])(x)
-
-
 def write_fit(durations: DurationFit, path: Path) -> None:
     """Write the fit as CSV or Parquet (by the suffix), atomically."""
     import os
@@ -339,3 +337,57 @@ def read_fit(path: Path) -> tuple[DurationFit | None, list[Issue]]:
         return None, issues
     table = _with_minutes(frame[[c.name for c in DURATIONS.columns[:7]]])
     return DurationFit(table, raw.file), issues
+
+
+@dataclass(frozen=True)
+class DurationPlan:
+    """How `orplan solve --durations` sets each case's planned minutes.
+
+    With a fit, a case's minutes become its fitted mean (or its `quantile`), rounded to GRID_MIN;
+    with `keep`, only
+    cases without duration_min are set. Cases the fit does not know keep their duration_min (a
+    case with neither is an input error). `quantile` without a fit: each case's quantile around
+    its duration_min as the mean, spread [durations] sigma. `risk` (orplan.risk) plans at the
+    means and keeps each session's chance of running past its allowed overtime under it."""
+
+    fit: DurationFit | None = None
+    quantile: float | None = None
+    risk: float | None = None
+    keep: bool = False
+    source: str = ""  # the fit's path, for the summary
+
+    def apply(self, case: Case, issues: list[Issue]) -> None:
+        """Set case.waitlist's duration_min, and per case the log-normal the risk is taken
+        from (`_dur_sigma`, and `_dur_source`: the fit's level, or waitlist)."""
+        waitlist = case.waitlist
+        given = waitlist["duration_min"].notna().to_numpy()
+        n = len(waitlist)
+        if self.fit is not None:
+            mu, sigma, level = self.fit.lookup(waitlist["specialty"], waitlist["procedure"],
+                                               waitlist["surgeon_id"])
+            spread = self.fit.pooled_sigma
+        else:
+            mu, sigma, level = np.full(n, np.nan), np.full(n, np.nan), np.full(n, "", object)
+            spread = case.config.durations.sigma
+        known = level != ""
+        change = ~given | (not self.keep)
+        from_fit = known & change
+        minutes = waitlist["duration_min"].to_numpy(dtype=float)
+        mean = np.where(from_fit, lognormal_mean(mu, sigma), minutes)
+        sigma = np.where(known, sigma, spread)
+        if self.quantile is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                planned = np.exp(np.log(mean) - sigma ** 2 / 2 + norm_ppf(self.quantile) * sigma)
+            setting = change & np.isfinite(planned)
+        else:
+            planned, setting = mean, from_fit
+        on_grid = np.maximum(GRID_MIN, np.round(planned / GRID_MIN) * GRID_MIN)
+        waitlist["duration_min"] = np.where(setting, on_grid, minutes)
+        waitlist["_dur_sigma"] = sigma
+        waitlist["_dur_source"] = np.where(from_fit, level, "waitlist")
+        file = case.file("waitlist")
+        for _, row in waitlist[waitlist["duration_min"].isna()].iterrows():
+            issues.append(Issue("missing-value", file, int(row["_row"]), "duration_min",
+                                f"no duration_min, and the durations fit knows neither procedure "
+                                f"'{row['procedure']}' nor specialty '{row['specialty']}'; give "
+                                "the case's minutes"))

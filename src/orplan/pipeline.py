@@ -21,6 +21,7 @@ from orplan import __version__
 from orplan.case import Case
 from orplan.clock import hhmm
 from orplan.config import Config
+from orplan.durations import DurationPlan
 from orplan.greedy import greedy_assignment, leave_out_price, priced_plan
 from orplan.io.write import Format, write_outputs
 from orplan.issues import Issue, has_errors
@@ -84,6 +85,7 @@ class SolveOptions:
     report: bool = False  # also write report.html (orplan.reports.html)
     workbook: bool = False  # also write plan.xlsx (orplan.io.excel)
     deterministic: bool = True  # stages share the time by counted work (orplan.work)
+    durations: DurationPlan | None = None  # planned minutes from a fit, a quantile, a risk
 
 
 @dataclass
@@ -97,15 +99,17 @@ class SolveOutcome:
     times: dict[str, float] = field(default_factory=dict)
 
 
-def checksums(case: Case, config_path: Path | None) -> dict[str, str]:
-    paths = sorted(case.files.values()) + ([config_path] if config_path else [])
+def checksums(case: Case, config_path: Path | None, *more: str) -> dict[str, str]:
+    paths = (sorted(case.files.values()) + ([config_path] if config_path else [])
+             + [Path(path) for path in more if path])
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in paths}
 
 
-def load_stage(folder: Path, config: Config) -> tuple[Case, list[Issue]]:
+def load_stage(folder: Path, config: Config,
+               durations: DurationPlan | None = None) -> tuple[Case, list[Issue]]:
     from orplan.validate import validate_case
 
-    case, issues = validate_case(folder, config)
+    case, issues = validate_case(folder, config, durations)
     if case is None or has_errors(issues):
         raise InvalidInput(issues)
     return case, issues
@@ -289,8 +293,16 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         times[stage] = round(now - since, 3)
         return now
 
-    case, issues = load_stage(folder, config)
+    case, issues = load_stage(folder, config, options.durations)
     t = lap("load", started)
+    real_case, risk = case, None
+    if options.durations is not None and options.durations.risk is not None:
+        # the solver plans a case with the risk's reserves (orplan.risk); the plan written is
+        # timed with the cases' mean minutes
+        from orplan.risk import planning_case, risk_reserve
+
+        risk = risk_reserve(case, options.durations.risk)
+        case = planning_case(case, risk)
     data = planning_data(case)
     t = lap("prepare", t)
     # the planner's rule has no time-limited step: always reproducible
@@ -372,6 +384,12 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         reproducible = options.deterministic and not cut
         work = {**result.patterns.get("work", {}), "cut_by_clock": sorted(set(cut))}
     report = result.report
+    planning_objective = None
+    if risk is not None:
+        planning_objective = plan_objective(data, timed)
+        case, data = real_case, planning_data(real_case)
+        timed = retime(data, timed, time.time() + max(
+            1.0, started + options.time_limit - time.perf_counter() - WRITE_RESERVE_S))
     t = lap("extract", t)
     violations = verify_plan(case, timed.plan)
     t = lap("verify", t)
@@ -383,7 +401,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         "model_objective": report.objective,
         **summary,
         "best_bound": report.best_bound,
-        "gap": plan_gap(summary["objective"], report.best_bound),
+        "gap": plan_gap(planning_objective if planning_objective is not None
+                        else summary["objective"], report.best_bound),
         "model_gap": report.gap,
         "plan_source": source,
         "reproducible": reproducible,
@@ -399,9 +418,13 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         "horizon": {"start": case.horizon_start.isoformat(), "days": case.horizon_days},
         "versions": {"orplan": __version__, "solver": report.solver,
                      "pulp": _version("pulp"), "highspy": _version("highspy")},
-        "inputs": checksums(case, options.config_path),
+        "inputs": checksums(case, options.config_path,
+                            options.durations.source if options.durations else ""),
         "warnings": sum(i.severity == "warning" for i in issues),
     }
+    if options.durations is not None:
+        summary["durations"] = durations_summary(case, options.durations, risk, timed,
+                                                 planning_objective)
 
     def final_summary() -> dict[str, Any]:
         now = lap("write", t)
@@ -416,6 +439,40 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     else:
         final_summary()
     return SolveOutcome(case, report, summary, tables, issues, violations, times)
+
+
+def retime(data: PlanningData, timed: TimedPlan, deadline: float | None = None) -> TimedPlan:
+    """`timed`'s assignment of patients to sessions timed again in `data`'s case (the same
+    patients and sessions, other minutes)."""
+    patients = pd.Series(np.arange(len(data.case.waitlist)), index=data.case.waitlist["patient_id"])
+    sessions = pd.Series(np.arange(len(data.sessions)), index=data.sessions["session_id"])
+    assignment = pd.DataFrame({"p": patients.reindex(timed.plan["patient_id"]).to_numpy(),
+                               "s": sessions.reindex(timed.plan["session_id"]).to_numpy()})
+    again = sequence(data.case, data.sessions, assignment.astype(int),
+                     leave_out_price(data.priority), deadline)
+    return TimedPlan(again.plan, sorted(set(timed.dropped) | set(again.dropped)),
+                     timed.cut or again.cut)
+
+
+def durations_summary(case: Case, plan: DurationPlan, risk: Any, timed: TimedPlan,
+                      planning_objective: float | None) -> dict[str, Any]:
+    """summary.json's `durations`: where the planned minutes came from and, with a risk target,
+    the reserve and what the written plan's sessions risk (Fenton-Wilkinson, orplan.risk)."""
+    from orplan.risk import session_risk
+
+    out: dict[str, Any] = {
+        "fit": plan.source or None, "quantile": plan.quantile, "risk_target": plan.risk,
+        "keep_waitlist_minutes": plan.keep,
+        "source": case.waitlist["_dur_source"].value_counts().sort_index().to_dict()}
+    if risk is not None:
+        risks = session_risk(case, timed.plan)["risk"]
+        out["reserve"] = risk.summary()
+        out["planning_objective"] = planning_objective
+        out["session_risk"] = {
+            "mean": round(float(risks.mean()), 4) if len(risks) else 0.0,
+            "max": round(float(risks.max()), 4) if len(risks) else 0.0,
+            "sessions_above_target": int((risks > (plan.risk or 0.0) + 1e-9).sum())}
+    return out
 
 
 _LABEL = {"greedy start": "greedy starting plan", "previous plan": "previous plan",

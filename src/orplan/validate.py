@@ -6,11 +6,12 @@ spreadsheet row (header = row 1), the column and a message that says how to fix 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,10 @@ from orplan.clock import hhmm
 from orplan.config import Config
 from orplan.io.read import RawTable, read_raw_table
 from orplan.issues import Issue
-from orplan.schema import PINS, STATUSES, TABLES, Column, Table
+from orplan.schema import PINS, STATUSES, TABLES, WAITLIST, Column, Table
+
+if TYPE_CHECKING:
+    from orplan.durations import DurationPlan
 
 _TRUE = {"true", "yes", "y", "1", "ja", "j", "x", "sant"}
 _FALSE = {"false", "no", "n", "0", "nei", "usant"}
@@ -238,17 +242,24 @@ def _check_references(case: Case, issues: list[Issue]) -> None:
                             f"{case.horizon_start}..{case.horizon_end}; it is ignored", "warning"))
 
 
-def load_case(folder: Path, config: Config) -> tuple[Case | None, list[Issue]]:
+def load_case(folder: Path, config: Config,
+              durations: DurationPlan | None = None) -> tuple[Case | None, list[Issue]]:
     """Read and parse every table in folder. Returns the case (None when it cannot be built) and
-    every issue found."""
+    every issue found. `durations`: set the planned minutes (orplan.durations.DurationPlan; with
+    a fit, duration_min may be blank)."""
     issues: list[Issue] = []
+    tables = dict(TABLES)
+    if durations is not None and durations.fit is not None:
+        columns = tuple(dataclasses.replace(c, required=False) if c.name == "duration_min" else c
+                        for c in WAITLIST.columns)
+        tables["waitlist"] = dataclasses.replace(WAITLIST, columns=columns)
     if not folder.is_dir():
         issues.append(Issue("missing-file", str(folder), None, None,
                             f"case folder {folder} does not exist or is not a folder"))
         return None, issues
     typed: dict[str, pd.DataFrame | None] = {}
     files: dict[str, Path] = {}
-    for name, table in TABLES.items():
+    for name, table in tables.items():
         raw = read_raw_table(folder, name, issues)
         if raw is None:
             if table.required and not any(i.file.startswith(name + ".") for i in issues):
@@ -276,6 +287,8 @@ def load_case(folder: Path, config: Config) -> tuple[Case | None, list[Issue]]:
                                                     config.default_urgency)
     case = Case(folder, config, waitlist, sessions, typed["surgeons"], typed["equipment"],
                 typed["beds"], None, start, days, files)
+    if durations is not None:
+        durations.apply(case, issues)
     _check_references(case, issues)
     if typed["previous_plan"] is not None:
         case.previous_plan = _previous_plan(case, typed["previous_plan"],
@@ -341,9 +354,10 @@ def _previous_plan(case: Case, frame: pd.DataFrame, file: str,
     return frame[~neither].reset_index(drop=True)
 
 
-def validate_case(folder: Path, config: Config) -> tuple[Case | None, list[Issue]]:
+def validate_case(folder: Path, config: Config,
+                  durations: DurationPlan | None = None) -> tuple[Case | None, list[Issue]]:
     """load_case plus the checks that need the eligibility rules (patients no session can take)."""
-    case, issues = load_case(folder, config)
+    case, issues = load_case(folder, config, durations)
     if case is None or any(i.severity == "error" for i in issues):
         return case, issues
     from orplan.model.pairs import eligibility

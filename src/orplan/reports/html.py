@@ -53,6 +53,18 @@ DEFINITIONS = [
     ("gap", "(objective - best bound) / objective: how far, at most, the plan can be from the "
             "best possible plan under these rules and weights."),
     ("room switch", "for each surgeon and day, each room beyond the first."),
+    ("P(overtime), P(past allowed)", "from `orplan simulate`: the share of replays (case "
+                                      "minutes and turnovers drawn from their distributions, the "
+                                      "list run in the plan's order) in which the session's last "
+                                      "case ends after its staffed end, or after its end plus "
+                                      "allowed overtime."),
+    ("not started in time", "from `orplan simulate`: cases that would start at or after the "
+                            "session's end plus allowed overtime (day-of cancellations), expected "
+                            "per replay."),
+    ("session risk (Fenton-Wilkinson)", "with `solve --risk`: the chance of running past the "
+                                        "allowed overtime by the log-normal with the session's "
+                                        "mean and variance, the approximation the plan was made "
+                                        "with."),
     ("kept, moved, dropped, added", "against the previous plan: a booking kept in its session (or "
                                     "on its day when it had no session), moved to another "
                                     "session that day or to another day, left out, or a patient "
@@ -70,6 +82,7 @@ class Outputs:
     unscheduled: pd.DataFrame
     summary: dict[str, Any]
     changes: pd.DataFrame | None = None  # against a previous plan, when there was one
+    simulation: pd.DataFrame | None = None  # from `orplan simulate --write`, when there was one
 
 
 class ReportError(Exception):
@@ -83,7 +96,9 @@ NEEDED = {"plan": ("patient_id", "session_id", "date", "start", "end", "specialt
                        "utilisation", "cases", "status"),
           "unscheduled": ("patient_id", "urgency", "deadline", "reason", "message"),
           "changes": ("patient_id", "change", "status", "session_old", "date_old",
-                      "session_new", "date_new", "days_moved", "cause")}
+                      "session_new", "date_new", "days_moved", "cause"),
+          "simulation": ("session_id", "cases", "p_overtime", "p_over_allowed",
+                         "expected_overtime_min", "expected_cancelled")}
 
 
 def _table(folder: Path, name: str) -> pd.DataFrame:
@@ -125,7 +140,12 @@ def read_outputs(folder: Path) -> Outputs:
         if column in frame:
             frame[column] = pd.to_numeric(frame[column], errors="coerce")
     changes = _table(folder, "changes") if "changes" in summary else None
-    return Outputs(plan, sessions, unscheduled, summary, changes)
+    simulation = None
+    if "simulation" in summary:
+        simulation = _table(folder, "simulation")
+        for column in NEEDED["simulation"][1:]:
+            simulation[column] = pd.to_numeric(simulation[column])
+    return Outputs(plan, sessions, unscheduled, summary, changes, simulation)
 
 
 def _minutes(clock: pd.Series) -> pd.Series:
@@ -176,6 +196,8 @@ def render_report(outputs: Outputs, title: str) -> str:
         _section("waitlist", "Waitlist", _waitlist(outputs)),
         *([_section("changes", "Changes to the previous plan", _changes(outputs))]
           if outputs.changes is not None else []),
+        *([_section("risk", "Risk of overtime and cancellations", _risk(outputs))]
+          if outputs.simulation is not None or "durations" in summary else []),
         _section("objective", "Objective and solver", _objective(summary)),
         _section("definitions", "What the figures mean", _definitions()),
     ]
@@ -476,6 +498,56 @@ def _changes(outputs: Outputs) -> str:
         "</div>" for label, v in cards) + "</div><h3>Bookings changed (whom to tell)</h3>" + more
         + "<div class=\"scroll tall\"><table id=\"changed\"><tr>"
         + "".join(f"<th>{_e(c)}</th>" for c in columns) + f"</tr>{body}</table></div>")
+
+
+def _cards(cards: list[tuple[str, str]]) -> str:
+    return "<div class=\"cards\">" + "".join(
+        f"<div class=\"card\"><div class=\"v\">{_e(v)}</div><div class=\"l\">{_e(label)}</div>"
+        "</div>" for label, v in cards) + "</div>"
+
+
+def _risk(outputs: Outputs) -> str:
+    """How the durations were planned (summary's `durations`) and the replayed risk (simulation
+    table and summary's `simulation`), sessions most at risk first."""
+    parts = []
+    planned = outputs.summary.get("durations")
+    if planned:
+        source = ", ".join(f"{k} {v:,}" for k, v in planned.get("source", {}).items())
+        rule = (f"risk target {planned['risk_target']:g}" if planned.get("risk_target")
+                else f"{planned['quantile']:g} quantile" if planned.get("quantile")
+                else "mean minutes")
+        origin = planned.get("fit") or "the waitlist"
+        parts.append(f"<p>Planned minutes: {_e(rule)}, from {_e(origin)} (cases by source: "
+                     f"{_e(source)}).</p>")
+        if "session_risk" in planned:
+            risk = planned["session_risk"]
+            parts.append(_cards([
+                ("session risk, mean (Fenton-Wilkinson)", _pct(risk["mean"])),
+                ("session risk, highest", _pct(risk["max"])),
+                ("sessions above target", f"{risk['sessions_above_target']:,}")]))
+    if outputs.simulation is not None:
+        figures = outputs.summary["simulation"]
+        parts.append(f"<h3>{figures['runs']:,} replays (seed {figures['seed']})</h3>")
+        parts.append(_cards([
+            ("overtime minutes, mean", _num(figures["expected_overtime_min"])),
+            ("overtime minutes, 90th percentile", _num(figures["p90_overtime_min"])),
+            ("cases not started in time, mean", f"{figures['expected_cancelled']:,.1f}"),
+            ("sessions past end + allowed", f"{figures['expected_sessions_over_allowed']:,.1f}"),
+            ("sessions with over 10 % risk",
+             f"{figures['sessions_over_allowed_risk_above_10pct']:,}"),
+        ]))
+        top = outputs.simulation.sort_values(["p_over_allowed", "expected_overtime_min"],
+                                             ascending=False).head(LEFT_OUT_ROWS)
+        rows = "".join(
+            f"<tr><td class=\"text\">{_e(r['session_id'])}</td><td>{int(r['cases'])}</td>"
+            f"<td>{_pct(r['p_overtime'])}</td><td>{_pct(r['p_over_allowed'])}</td>"
+            f"<td>{r['expected_overtime_min']:.0f}</td><td>{r['expected_cancelled']:.2f}</td></tr>"
+            for _, r in top.iterrows())
+        parts.append("<h3>Sessions, most at risk first</h3><div class=\"scroll tall\"><table "
+                     "class=\"num\" id=\"simulated\"><tr><th>session</th><th>cases</th>"
+                     "<th>P(overtime)</th><th>P(past allowed)</th><th>overtime, min</th>"
+                     f"<th>not started in time</th></tr>{rows}</table></div>")
+    return "".join(parts)
 
 
 def _quartiles(days: pd.Series) -> str:
