@@ -140,6 +140,52 @@ def test_solve_with_a_risk_target_and_check_it(tmp_path: Path) -> None:
     assert alone["durations"]["session_risk"]["max"] <= 0.1
 
 
+def test_the_reserve_is_not_spent_waiting_for_a_flip_room_surgeon(tmp_path: Path) -> None:
+    # one surgeon in two rooms: a room's first case waits for the surgeon; timing at the means
+    # keeps the solver's order and starts every case as early as it can, so no session's risk
+    # (measured from its first case) passes the target
+    folder = make_case(tmp_path / "c", [{"procedure": "HIP", "surgeon_id": "DR1",
+                                         "duration_min": 90} for _ in range(10)],
+                       [{"end": "16:00"}, {"end": "16:00"}],
+                       config="[rules]\nturnover_min = 20\nmax_overtime_min = 30\n")
+    FIT.iloc[1:].to_csv(tmp_path / "durations.csv", index=False)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["solve", str(folder), "-o", str(out), "-t", "20", "--quiet",
+                                 "-d", str(tmp_path / "durations.csv"), "--risk", "0.1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["violations"] == 0 and summary["kpis"]["patients_planned"] >= 3
+    assert summary["durations"]["session_risk"]["max"] <= 0.1
+    plan = pd.read_csv(out / "plan.csv").sort_values("start")
+    assert plan["start"].iloc[0] == "08:00"
+
+
+def test_left_shift_keeps_the_order_and_starts_each_case_as_early_as_it_can(
+        tmp_path: Path) -> None:
+    from orplan.risk import left_shift
+    from orplan.verify import verify_plan
+
+    folder = make_case(tmp_path / "c", [{"surgeon_id": "DR1", "duration_min": 60}
+                                        for _ in range(4)], [{"end": "16:00"}, {"end": "16:00"}],
+                       config="[rules]\nturnover_min = 20\nmax_overtime_min = 0\n")
+    case, _ = load_case(folder, config_of(folder))
+    # timed with 80-minute cases (the solver's, reserves included); one surgeon, two rooms
+    rows = [("P1", "S1", "R1", 480), ("P2", "S2", "R2", 560), ("P3", "S1", "R1", 640),
+            ("P4", "S2", "R2", 720)]
+    plan = pd.DataFrame({
+        "patient_id": [r[0] for r in rows], "session_id": [r[1] for r in rows], "site": "A",
+        "room": [r[2] for r in rows], "date": pd.Timestamp("2026-01-05"), "order": [1, 1, 2, 2],
+        "start": [float(r[3]) for r in rows], "end": [r[3] + 80.0 for r in rows],
+        "surgeon_id": "DR1", "specialty": "ORTH", "procedure": "", "duration_min": 80.0,
+        "_p": [0, 1, 2, 3], "_s": [0, 1, 0, 1]})
+    shifted = left_shift(plan, case)
+    # P2 waits for the surgeon (P1 now ends 09:00), and so on: each case an hour after the last
+    assert list(shifted["start"]) == [480.0, 540.0, 600.0, 660.0]
+    assert list(shifted["duration_min"]) == [60.0] * 4
+    assert (shifted["start"] <= plan["start"]).all() and (shifted["end"] <= plan["end"]).all()
+    assert verify_plan(case, shifted) == []
+
+
 def test_duration_options_usage(tmp_path: Path) -> None:
     folder = make_case(tmp_path / "c", [{}], [{}])
     out = str(tmp_path / "out")

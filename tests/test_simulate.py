@@ -171,6 +171,8 @@ def test_cli_simulate_writes_into_the_output_folder(tmp_path: Path) -> None:
     fit = tmp_path / "durations.csv"
     pd.DataFrame([{"level": "procedure", "specialty": "ORTH", "procedure": "HIP", "cases": 40,
                    "mu": math.log(100), "sigma": 0.3}]).to_csv(fit, index=False)
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+    assert "Risk of overtime" not in (out / "report.html").read_text(encoding="utf-8")
     result = runner.invoke(app, ["simulate", str(folder), str(out), "--runs", "2000", "-d",
                                  str(fit), "--write"])
     assert result.exit_code == 0, result.output
@@ -182,6 +184,10 @@ def test_cli_simulate_writes_into_the_output_folder(tmp_path: Path) -> None:
     assert summary["simulation"]["runs"] == 2000 and summary["objective"] > 0
     assert summary["simulation"]["expected_cancelled"] == pytest.approx(
         table["expected_cancelled"].sum(), abs=0.01)
+    # the report is refreshed with the replay's figures
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "Risk of overtime and cancellations" in report and 'id="simulated"' in report
+    assert "2,000 replays (seed 0)" in report
     # a plan file works too, and the figures do not depend on how the plan is given
     again = runner.invoke(app, ["simulate", str(folder), str(out / "plan.csv"), "--runs", "2000",
                                 "-d", str(fit)])
@@ -212,3 +218,21 @@ def test_cli_simulate_bad_input(tmp_path: Path) -> None:
 def test_norm_ppf_inverts_the_tail() -> None:
     for p in (0.05, 0.1, 0.3):
         assert 0.5 * math.erfc(norm_ppf(1 - p) / math.sqrt(2)) == pytest.approx(p, abs=1e-9)
+
+
+def test_blank_minutes_filled_by_the_fit_for_validate_and_simulate(tmp_path: Path) -> None:
+    folder = make_case(tmp_path / "c", [{"duration_min": "", "procedure": "HIP"},
+                                        {"duration_min": 60, "procedure": "HIP"}], [{}])
+    fit = tmp_path / "durations.csv"
+    pd.DataFrame([{"level": "procedure", "specialty": "ORTH", "procedure": "HIP", "cases": 40,
+                   "mu": math.log(100), "sigma": 0.3}]).to_csv(fit, index=False)
+    blank = runner.invoke(app, ["validate", str(folder)])
+    assert blank.exit_code == 3 and "waitlist.csv, row 2, column duration_min" in blank.output
+    filled = runner.invoke(app, ["validate", str(folder), "-d", str(fit)])
+    assert filled.exit_code == 0, filled.output
+    plan = tmp_path / "plan.csv"
+    plan.write_text("patient_id,session_id,start,end\nP1,S1,08:00,09:45\nP2,S1,09:45,10:45\n",
+                    encoding="utf-8")
+    result = runner.invoke(app, ["simulate", str(folder), str(plan), "-d", str(fit), "-n", "100"])
+    assert result.exit_code == 0, result.output
+    assert "100 replays of 2 cases in 1 sessions" in result.output

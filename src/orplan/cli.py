@@ -154,9 +154,11 @@ def validate(
     config: ConfigOpt = None,
     show_all: Annotated[bool, typer.Option("--all", help="List every issue, not the first 50 "
                                            "of each kind.")] = False,
+    durations: DurationsOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Check a case's tables and report every problem at once.
+    """Check a case's tables and report every problem at once (with --durations, as `solve
+    --durations` reads them: duration_min may be blank where the fit knows the case).
 
     Examples:
       orplan validate examples/demo-week
@@ -166,7 +168,7 @@ def validate(
 
     def run() -> list[Issue]:
         cfg = _config(case, config)
-        _, issues = validate_case(case, cfg)
+        _, issues = validate_case(case, cfg, _duration_plan(durations, None, None, False))
         return issues
 
     issues = _guard(debug, run)
@@ -605,11 +607,9 @@ def simulate_command(
         raise typer.Exit(Exit.USAGE)
 
     def run():  # type: ignore[no-untyped-def]
-        from orplan.pipeline import load_stage, simulate_plan
+        from orplan.pipeline import simulate_plan
 
-        cfg = _config(case, config)
-        loaded, _ = load_stage(case, cfg)
-        return simulate_plan(loaded, plan, runs, durations, seed, write)
+        return simulate_plan(case, _config(case, config), plan, runs, durations, seed, write)
 
     result = _guard(debug, run)
     render_simulation(console, result.totals, result.sessions)

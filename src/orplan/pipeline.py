@@ -386,10 +386,14 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     report = result.report
     planning_objective = None
     if risk is not None:
+        from orplan.risk import left_shift
+
         planning_objective = plan_objective(data, timed)
         case, data = real_case, planning_data(real_case)
-        timed = retime(data, timed, time.time() + max(
-            1.0, started + options.time_limit - time.perf_counter() - WRITE_RESERVE_S))
+        shifted = left_shift(timed.plan, real_case)
+        positions = pd.Series(np.arange(len(data.sessions)), index=data.sessions["session_id"])
+        shifted["_s"] = positions.reindex(shifted["session_id"]).to_numpy(dtype=int)
+        timed = TimedPlan(shifted, timed.dropped, timed.cut)
     t = lap("extract", t)
     violations = verify_plan(case, timed.plan)
     t = lap("verify", t)
@@ -439,19 +443,6 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     else:
         final_summary()
     return SolveOutcome(case, report, summary, tables, issues, violations, times)
-
-
-def retime(data: PlanningData, timed: TimedPlan, deadline: float | None = None) -> TimedPlan:
-    """`timed`'s assignment of patients to sessions timed again in `data`'s case (the same
-    patients and sessions, other minutes)."""
-    patients = pd.Series(np.arange(len(data.case.waitlist)), index=data.case.waitlist["patient_id"])
-    sessions = pd.Series(np.arange(len(data.sessions)), index=data.sessions["session_id"])
-    assignment = pd.DataFrame({"p": patients.reindex(timed.plan["patient_id"]).to_numpy(),
-                               "s": sessions.reindex(timed.plan["session_id"]).to_numpy()})
-    again = sequence(data.case, data.sessions, assignment.astype(int),
-                     leave_out_price(data.priority), deadline)
-    return TimedPlan(again.plan, sorted(set(timed.dropped) | set(again.dropped)),
-                     timed.cut or again.cut)
 
 
 def durations_summary(case: Case, plan: DurationPlan, risk: Any, timed: TimedPlan,
@@ -550,15 +541,17 @@ def read_durations(path: Path) -> Any:
     return fitted
 
 
-def simulate_plan(case: Case, plan_path: Path, runs: int, durations: Path | None, seed: int,
-                  write: bool) -> Any:
-    """`orplan simulate`: read and check the plan against the case, replay it (orplan.simulate)
-    and, when `write`, add simulation.csv and summary.json's `simulation` to the plan's folder
-    (each file replaced atomically; report.html refreshed when there is one)."""
+def simulate_plan(folder: Path, config: Config, plan_path: Path, runs: int,
+                  durations: Path | None, seed: int, write: bool) -> Any:
+    """`orplan simulate`: read the case (blank duration_min filled by the fit, if any) and the
+    plan, check one against the other, replay the plan (orplan.simulate) and, when `write`, add
+    simulation.csv and summary.json's `simulation` to the plan's folder (each file replaced
+    atomically; report.html refreshed when there is one)."""
     from orplan.io.plan_file import read_plan
     from orplan.simulate import simulate
 
     fitted = read_durations(durations) if durations is not None else None
+    case, _ = load_stage(folder, config, DurationPlan(fitted, keep=True) if fitted else None)
     frame, issues = read_plan(plan_path)
     if frame is not None:
         file = plan_path.name if not plan_path.is_dir() else "plan"

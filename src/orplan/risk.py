@@ -133,6 +133,37 @@ def planning_case(case: Case, risk: RiskReserve) -> Case:
     return dataclasses.replace(case, waitlist=waitlist, sessions=sessions)
 
 
+def left_shift(plan: pd.DataFrame, real: Case) -> pd.DataFrame:
+    """The plan timed with the solver's minutes (reserves included), timed again at `real`'s
+    minutes (the means), every case as early as its room and surgeon allow, in the same order.
+    Each case ends no later than before, so every rule still holds, and the reserves end up
+    free at the end of each session, never in front of its first case (a fresh timing could
+    spend them on waiting for a surgeon). Rows keep their columns and order."""
+    if plan.empty:
+        return plan
+    minutes = real.waitlist["duration_min"].to_numpy(dtype=float)[plan["_p"].to_numpy()]
+    opens = real.sessions.drop_duplicates("session_id").set_index("session_id")["start"]
+    turnover = real.config.turnover_min
+    order = np.lexsort((plan["order"].to_numpy(dtype=float), plan["start"].to_numpy(dtype=float)))
+    room_ready: dict[tuple[str, str, object], float] = {}
+    surgeon_ready: dict[tuple[str, object], float] = {}
+    start = np.empty(len(plan))
+    sites, rooms, dates = plan["site"].to_numpy(), plan["room"].to_numpy(), plan["date"].to_numpy()
+    surgeons, session_ids = plan["surgeon_id"].to_numpy(), plan["session_id"].to_numpy()
+    for i in order:
+        room = (sites[i], rooms[i], dates[i])
+        ready = max(float(opens[session_ids[i]]), room_ready.get(room, -math.inf))
+        if surgeons[i]:
+            ready = max(ready, surgeon_ready.get((surgeons[i], dates[i]), -math.inf))
+        start[i] = ready
+        room_ready[room] = ready + minutes[i] + turnover
+        if surgeons[i]:
+            surgeon_ready[(surgeons[i], dates[i])] = ready + minutes[i]
+    out = plan.copy()
+    out["start"], out["end"], out["duration_min"] = start, start + minutes, minutes
+    return out
+
+
 def session_risk(case: Case, plan: pd.DataFrame) -> pd.DataFrame:
     """Per session with cases in `plan` (typed: start and end in minutes): the Fenton-Wilkinson
     chance that its cases and turnovers, from its first planned start, run past its end plus
