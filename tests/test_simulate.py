@@ -235,4 +235,4 @@ def test_blank_minutes_filled_by_the_fit_for_validate_and_simulate(tmp_path: Pat
                     encoding="utf-8")
     result = runner.invoke(app, ["simulate", str(folder), str(plan), "-d", str(fit), "-n", "100"])
     assert result.exit_code == 0, result.output
-    assert "100 replays of 2 cases in 1 sessions" in result.output
+    assert "100 replays of 2 cases in 1 session (seed 0" in result.output

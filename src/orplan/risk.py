@@ -18,10 +18,11 @@ Keeping P(T > L) <= P is not linear in the cases planned. orplan makes it linear
     sum_i (m_i + z v_i / (2 sqrt(V0))) + turnovers <= L - z sqrt(V0) / 2.
 
 The solver therefore sees each case at its mean plus a reserve proportional to its variance
-(rounded up to the 5-minute booking grid, orplan.durations.GRID_MIN), and
-each session's allowed overtime less a fixed reserve; the plan is then timed at the means (the
-reserve stays free at the end of each session). What the written plan's sessions actually risk
-(Fenton-Wilkinson, and `orplan simulate` for the replayed truth) is reported in summary.json.
+(rounded up to the 5-minute booking grid, orplan.durations.GRID_MIN), and each session's allowed
+overtime less a fixed reserve; the solver's timing is then shifted to the means (`left_shift`),
+so the reserve stays free at the end of each session. What the written plan's sessions actually
+risk (Fenton-Wilkinson, and `orplan simulate` for the replayed truth) is reported in
+summary.json.
 """
 
 from __future__ import annotations

@@ -131,8 +131,9 @@ def render_accuracy(console: Console, accuracy: Any, share: float) -> None:
 def render_simulation(console: Console, totals: dict[str, Any], sessions: Any,
                       worst: int = 10) -> None:
     """The figures of orplan.simulate: totals, then the sessions most likely to run over."""
+    sessions_text = f"{totals['sessions']:,} session" + ("s" if totals["sessions"] != 1 else "")
     console.print(f"{totals['runs']:,} replays of {totals['cases']:,} cases in "
-                  f"{totals['sessions']:,} sessions (seed {totals['seed']}; case minutes from: "
+                  f"{sessions_text} (seed {totals['seed']}; case minutes from: "
                   + ", ".join(f"{k} {v:,}" for k, v in totals["duration_source"].items()) + ")",
                   style="bold")
     table = Table(title="Per plan (expected per week of replays)", show_header=True,
