@@ -8,11 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orplan import solve as solve_module
+from orplan.durations import DurationPlan
 from orplan.io.plan_file import read_plan
+from orplan.pipeline import SolveOptions, run_solve
+from orplan.risk import session_risk
 from orplan.solve import COMPACT_MAX_PAIRS
 from orplan.verify import verify_plan
 
-from conftest import solve
+from conftest import config_of, solve
 from strategies import small_cases, write_small_case
 
 
@@ -70,3 +73,24 @@ def test_session_patterns_alone_give_checked_plans_within_their_bound(monkeypatc
         assert summary["status"] in ("feasible", "heuristic")
         assert summary["gap"] == pytest.approx(
             (summary["objective"] - summary["best_bound"]) / max(abs(summary["objective"]), 1e-9))
+
+
+@settings(max_examples=20, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(small_cases(), st.sampled_from([0.05, 0.15, 0.3]))
+def test_risk_plans_always_check_and_keep_their_target(data, target):
+    """Planned with a risk target (each case's duration_min its mean, [durations] sigma): the
+    plan at the means keeps every rule and no session's Fenton-Wilkinson risk passes the
+    target."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_small_case(Path(tmp) / "case", data)
+        options = SolveOptions(time_limit=20.0, gap=0.0, threads=1, seed=0, isolate=False,
+                               durations=DurationPlan(risk=target))
+        outcome = run_solve(folder, Path(tmp) / "out", config_of(folder), options)
+        assert outcome.violations == []
+        plan, issues = read_plan(Path(tmp) / "out")
+        assert plan is not None and issues == []
+        assert verify_plan(outcome.case, plan) == []
+        risks = session_risk(outcome.case, plan)["risk"]
+        assert (risks <= target + 1e-9).all()
+        assert outcome.summary["durations"]["session_risk"]["sessions_above_target"] == 0
