@@ -87,23 +87,19 @@ def _text(series: pd.Series) -> pd.Series:
 def read_history(path: Path) -> tuple[pd.DataFrame | None, list[Issue]]:
     """The typed history from a history file or a folder holding one; cases longer than
     MAX_CASE_MIN are a warning each and left out."""
-    from orplan.io.read import read_table_at
-    from orplan.validate import parse_table
+    from orplan.validate import read_typed
 
     issues: list[Issue] = []
-    raw = read_table_at(path, "history", issues)
-    if raw is None:
-        return None, issues
-    frame = parse_table(raw, HISTORY, issues)
+    file, frame = read_typed(path, HISTORY, issues)
     if frame is None:
         return None, issues
     if frame.empty:
-        issues.append(Issue("empty-table", raw.file, None, None,
+        issues.append(Issue("empty-table", file, None, None,
                             "the history has no rows; export the past operations"))
         return None, issues
     long = frame["actual_min"] > MAX_CASE_MIN
     for row in frame.loc[long, "_row"]:
-        issues.append(Issue("implausible-duration", raw.file, int(row), "actual_min",
+        issues.append(Issue("implausible-duration", file, int(row), "actual_min",
                             f"a case of more than {MAX_CASE_MIN:g} minutes is taken for a data "
                             "error and left out of the fit; check the row", "warning"))
     return frame[~long].reset_index(drop=True), issues
@@ -299,26 +295,22 @@ def write_fit(durations: DurationFit, path: Path) -> None:
 def read_fit(path: Path) -> tuple[DurationFit | None, list[Issue]]:
     """A fit written by `orplan durations fit` (or made elsewhere in its columns), checked: a
     known level on every row with the keys it needs, each key once."""
-    from orplan.io.read import read_table_at
-    from orplan.validate import parse_table
+    from orplan.validate import read_typed
 
     issues: list[Issue] = []
-    raw = read_table_at(path, "durations", issues)
-    if raw is None:
-        return None, issues
-    frame = parse_table(raw, DURATIONS, issues)
+    file, frame = read_typed(path, DURATIONS, issues)
     if frame is None:
         return None, issues
     needs = {"surgeon": ("procedure", "surgeon_id"), "procedure": ("procedure",),
              "specialty": ("specialty",), "all": ()}
     for _, row in frame.iterrows():
         if row["level"] not in needs:
-            issues.append(Issue("bad-level", raw.file, int(row["_row"]), "level",
+            issues.append(Issue("bad-level", file, int(row["_row"]), "level",
                                 f"'{row['level']}' is not one of {', '.join(LEVELS)}"))
             continue
         for column in needs[row["level"]]:
             if row[column] == "":
-                issues.append(Issue("missing-value", raw.file, int(row["_row"]), column,
+                issues.append(Issue("missing-value", file, int(row["_row"]), column,
                                     f"a row of level {row['level']} needs its {column}"))
     keys = {"surgeon": ["procedure", "surgeon_id"], "procedure": ["procedure"],
             "specialty": ["specialty"], "all": []}
@@ -326,17 +318,17 @@ def read_fit(path: Path) -> tuple[DurationFit | None, list[Issue]]:
         rows = frame[frame["level"] == name]
         dup = rows[rows.duplicated(key)] if key else rows.iloc[1:]
         for row in dup["_row"]:
-            issues.append(Issue("duplicate-id", raw.file, int(row), "level",
+            issues.append(Issue("duplicate-id", file, int(row), "level",
                                 f"a second row of level {name} for the same "
                                 f"{' and '.join(key) or 'whole history'}; keep one"))
     if frame.empty:
-        issues.append(Issue("empty-table", raw.file, None, None,
+        issues.append(Issue("empty-table", file, None, None,
                             "the durations file has no rows; fit it again with `orplan "
                             "durations fit`"))
     if any(i.severity == "error" for i in issues):
         return None, issues
     table = _with_minutes(frame[[c.name for c in DURATIONS.columns[:7]]])
-    return DurationFit(table, raw.file), issues
+    return DurationFit(table, file), issues
 
 
 @dataclass(frozen=True)

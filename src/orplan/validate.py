@@ -152,6 +152,18 @@ def parse_table(raw: RawTable, table: Table, issues: list[Issue]) -> pd.DataFram
     return typed.reset_index(drop=True)
 
 
+def read_typed(path: Path, table: Table, issues: list[Issue]) -> tuple[str, pd.DataFrame | None]:
+    """Table `table` from a .csv or .parquet file or a folder holding one (io.read.read_table_at),
+    parsed; its file name and typed frame (None when unreadable or a required column is
+    missing). Problems are appended to `issues`."""
+    from orplan.io.read import read_table_at
+
+    raw = read_table_at(path, table.name, issues)
+    if raw is None:
+        return path.name, None
+    return raw.file, parse_table(raw, table, issues)
+
+
 def _duplicates(frame: pd.DataFrame, key: list[str], file: str, issues: list[Issue]) -> None:
     present = frame[key].notna().all(axis=1) & (frame[key].astype(str) != "").all(axis=1)
     dup = frame[present & frame.duplicated(key, keep="first")]

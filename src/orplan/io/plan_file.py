@@ -6,20 +6,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from orplan.io.read import read_table_at
 from orplan.issues import Issue
 from orplan.schema import PLAN
 
 
 def read_plan(path: Path) -> tuple[pd.DataFrame | None, list[Issue]]:
     """A typed plan frame (start/end in minutes) from a plan file or a folder holding one."""
-    from orplan.validate import parse_table
+    from orplan.validate import read_typed
 
     issues: list[Issue] = []
-    raw = read_table_at(path, "plan", issues)
-    if raw is None:
-        return None, issues
-    frame = parse_table(raw, PLAN, issues)
+    _, frame = read_typed(path, PLAN, issues)
     if frame is not None:
         for column in ("start", "end"):
             frame[column] = frame[column].astype(float)
