@@ -186,6 +186,18 @@ def test_left_shift_keeps_the_order_and_starts_each_case_as_early_as_it_can(
     assert verify_plan(case, shifted) == []
 
 
+def test_a_case_too_long_only_with_its_reserve_says_so(tmp_path: Path) -> None:
+    folder = make_case(tmp_path / "c", [{"duration_min": 230}, {"duration_min": 60}], [{}])
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["solve", str(folder), "-o", str(out), "-t", "10", "--quiet",
+                                 "--risk", "0.1"])
+    assert result.exit_code == 0, result.output
+    left = pd.read_csv(out / "unscheduled.csv").set_index("patient_id")
+    assert left.loc["P1", "reason"] == "too-long"
+    assert left.loc["P1", "message"].endswith("once its risk reserve (--risk) is added")
+    assert list(pd.read_csv(out / "plan.csv")["patient_id"]) == ["P2"]
+
+
 def test_duration_options_usage(tmp_path: Path) -> None:
     folder = make_case(tmp_path / "c", [{}], [{}])
     out = str(tmp_path / "out")

@@ -389,7 +389,13 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         from orplan.risk import left_shift
 
         planning_objective = plan_objective(data, timed)
+        planned_with = data
         case, data = real_case, planning_data(real_case)
+        # a patient no session can take once the reserve is added is listed as such
+        reserved = {patient: (code, f"{message}, once its risk reserve (--risk) is added")
+                    for patient, (code, message) in planned_with.ineligible.items()
+                    if patient not in data.ineligible}
+        data.ineligible.update(reserved)
         shifted = left_shift(timed.plan, real_case)
         positions = pd.Series(np.arange(len(data.sessions)), index=data.sessions["session_id"])
         shifted["_s"] = positions.reindex(shifted["session_id"]).to_numpy(dtype=int)
