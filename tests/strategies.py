@@ -45,7 +45,8 @@ def small_cases(draw: st.DrawFn, max_patients: int = 10, max_sessions: int = 4
         waitlist.append({
             "patient_id": f"P{i + 1}",
             "specialty": draw(st.sampled_from(["ORTH", "GYN"])),
-            "duration_min": draw(st.integers(3, 40)) * 5,
+            # mostly on 5 minutes, some to the minute (session knapsacks then round them)
+            "duration_min": draw(st.integers(3, 40)) * 5 + draw(st.sampled_from([0, 0, 0, 1, 3])),
             "surgeon_id": draw(st.sampled_from(SURGEONS)),
             "urgency": draw(st.sampled_from(["A", "B", "C", "D"])),
             "referral_date": draw(st.sampled_from(["", "2025-06-01", "2025-12-20"])),

@@ -125,6 +125,8 @@ def test_refilled_plans_keep_every_shared_row_and_never_lose(data_: dict) -> Non
         def late(mask: np.ndarray) -> dict[int, set[int]]:
             timed = list_timing(data.case, data.sessions, data.pairs.loc[mask, ["p", "s"]],
                                 leave_out_price(data.priority))
+            if timed.empty:  # nothing planned (list timing then has no columns)
+                return {}
             held = timed[timed["late"]]
             return {int(k): set(v) for k, v in held.groupby("s")["p"]}
 

@@ -27,6 +27,7 @@ import numpy as np
 from orplan.model.bound import (
     Prices,
     Relaxation,
+    knapsack_work,
     lagrangian_bound,
     minute_price_bound,
     priced_profit,
@@ -35,7 +36,7 @@ from orplan.model.bound import (
 )
 from orplan.model.common import PlanningData
 from orplan.model.compact import CompactResult
-from orplan.work import Work, knapsack_units
+from orplan.work import Work
 
 INF = highspy.kHighsInf
 # Masters of relaxations with more pairs than this are solved by the interior point method.
@@ -177,14 +178,19 @@ def _price(master: _Master, rel: Relaxation, prices: Prices, sigma: np.ndarray,
            work: Work) -> tuple[float, int]:
     """One pricing round: add each session's best pattern if it beats the session's price.
     Returns the Lagrangian value at these prices and the number of columns added."""
-    work.charge("patterns", *knapsack_units(len(rel.p), len(rel.session_cap)))
+    work.charge("patterns", *knapsack_work(rel))
     profit = priced_profit(rel, prices)
     profit[used_patients[rel.p]] = -np.inf
     values, chosen = session_values(rel, profit, prices.equipment, want_choice=True,
                                     blocked=blocked_sessions)
     assert chosen is not None
+    relaxed = values
+    if rel.weight_low is not None:  # chosen patterns fit; the bound needs the relaxed values
+        work.charge("patterns", *knapsack_work(rel))
+        relaxed, _ = session_values(rel, profit, prices.equipment, blocked=blocked_sessions,
+                                    relaxed=True)
     bound = (rel.constant - float(prices.patient.sum()) - float(prices.link @ rel.link_rhs)
-             - float(prices.equipment @ rel.equipment_units) - float(values.sum()))
+             - float(prices.equipment @ rel.equipment_units) - float(relaxed.sum()))
     improving = np.flatnonzero(values > sigma + 1e-6 * np.maximum(1.0, np.abs(sigma)))
     added = 0
     if len(improving):
@@ -238,6 +244,8 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
         best_bound, _ = _price(master, rel, best_prices, np.zeros(n_sessions),
                                np.zeros(n_sessions, dtype=bool),
                                np.zeros(rel.n_patients, dtype=bool), work)
+    if compact_bound is not None:  # on the minutes' own grid it may be tighter (bound.exact_view)
+        best_bound = max(best_bound, compact_bound)
     if start is not None and start.any():
         start_pairs = np.flatnonzero(start)
         for s in np.unique(rel.s[start_pairs]):

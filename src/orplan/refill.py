@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from orplan.greedy import leave_out_price
-from orplan.model.bound import Relaxation, session_values
+from orplan.model.bound import Relaxation, session_values, wide_knapsack_work
 from orplan.model.common import PlanningData
 from orplan.plan import on_time, order_hints
 from orplan.work import Work
@@ -73,7 +73,7 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
     gains: list[float] = []
     # the last round's seconds: a round is not started unless as long a one fits
     round_units = (("refill_round", 1), ("refill_pair", len(rel.p)),
-                   ("refill_session", n_sessions))
+                   ("refill_session", n_sessions), *wide_knapsack_work(rel))
     last = work.estimate(*round_units)
     for _ in range(max_rounds):
         round_started = time.perf_counter()

@@ -25,7 +25,7 @@ import pulp
 
 from orplan.case import Case
 from orplan.model.common import Model
-from orplan.work import COSTS, Work, knapsack_units, plan_units
+from orplan.work import COSTS, Work, plan_units
 
 # Seconds before the hard deadline at which the solver is asked to stop; the process is killed at
 # the hard deadline if it has not answered by then.
@@ -145,7 +145,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
     from orplan.colgen import generate_patterns
     from orplan.greedy import greedy_assignment, priced_order, priced_plan
     from orplan.model.aggregate import solve_aggregated
-    from orplan.model.bound import lagrangian_bound, relaxation
+    from orplan.model.bound import exact_view, knapsack_work, lagrangian_bound, relaxation
     from orplan.model.build import build_model, planning_data
     from orplan.model.compact import patients_to_cover, solve_compact
     from orplan.rounding import compact_plans
@@ -209,11 +209,14 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
             # dive's plans lost to these (77.6 M against 73.7 M).
             # The patterns then need a few rounds of session knapsacks: their time is kept,
             # measured on the bound at the LP's prices (reported on its own).
+            # (on the minutes' own grid: the patterns' coarser one would weaken it)
             t = time.perf_counter()
-            lp_figures["bound"] = lagrangian_bound(rel, compact.prices)
-            evaluation = work.charge("bound", *knapsack_units(len(rel.p), len(rel.session_cap)))
+            fine = exact_view(rel)
+            lp_figures["bound"] = lagrangian_bound(fine, compact.prices)
+            spent = work.charge("bound", *knapsack_work(fine))
+            evaluation = work.estimate(*knapsack_work(rel))
             if not deterministic:
-                evaluation = time.perf_counter() - t
+                evaluation = (time.perf_counter() - t) * evaluation / max(spent, 1e-9)
             left = work.left() - PATTERN_EVALUATIONS * evaluation
             plans_from(compact.x, "aggregated LP" if aggregated else "compact LP",
                        left * (MONOLITHIC_ROUNDING_SHARE if monolithic else ROUNDING_SHARE),

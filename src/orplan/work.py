@@ -86,9 +86,26 @@ def plan_units(pairs: int, sessions: int, plans: int = 1) -> Units:
     return ("plan", plans), ("plan_pair", plans * pairs), ("plan_session", plans * sessions)
 
 
-def knapsack_units(pairs: int, sessions: int) -> Units:
-    """One round of session knapsacks."""
-    return ("knapsack_round", 1), ("knapsack_pair", pairs), ("knapsack_session", sessions)
+# The knapsack costs were fitted on sessions of 103 capacity units (8 hours and 30 minutes of
+# overtime on the 5-minute grid of the generated cases). Every knapsack table is as wide as the
+# widest session in grid units, so durations off that grid (grid 1 minute: 511 units) make each
+# round about 6 times longer (hospital week, a round of session_values: 0.6 s on the 5-minute
+# grid, 3.4-4.3 s with durations moved off it by -2..+2 minutes).
+REF_CAP_UNITS = 103
+
+
+def knapsack_units(pairs: int, sessions: int, cap_units: int = REF_CAP_UNITS) -> Units:
+    """One round of session knapsacks over tables `cap_units` wide (model.bound.knapsack_work)."""
+    scale = max(1.0, cap_units / REF_CAP_UNITS)
+    return (("knapsack_round", 1), ("knapsack_pair", pairs * scale),
+            ("knapsack_session", sessions * scale))
+
+
+def wide_knapsack_units(pairs: int, sessions: int, cap_units: int) -> Units:
+    """What tables wider than REF_CAP_UNITS add to a step whose own costs were fitted with them
+    (a refilling round runs one round of knapsacks)."""
+    extra = max(0.0, cap_units / REF_CAP_UNITS - 1.0)
+    return ("knapsack_pair", pairs * extra), ("knapsack_session", sessions * extra)
 
 
 @dataclass
