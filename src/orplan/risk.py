@@ -18,8 +18,8 @@ Keeping P(T > L) <= P is not linear in the cases planned. orplan makes it linear
     sum_i (m_i + z v_i / (2 sqrt(V0))) + turnovers <= L - z sqrt(V0) / 2.
 
 The solver therefore sees each case at its mean plus a reserve proportional to its variance
-(rounded up to the 5-minute booking grid, orplan.durations.GRID_MIN), and each session's allowed
-overtime less a fixed reserve; the solver's timing is then shifted to the means (`left_shift`),
+and each session's allowed overtime less a fixed reserve (both rounded up to the 5-minute booking
+grid, orplan.durations.GRID_MIN); the solver's timing is then shifted to the means (`left_shift`),
 so the reserve stays free at the end of each session. What the written plan's sessions actually
 risk (Fenton-Wilkinson, and `orplan simulate` for the replayed truth) is reported in
 summary.json.
@@ -127,7 +127,8 @@ def planning_case(case: Case, risk: RiskReserve) -> Case:
     waitlist["duration_min"] = np.ceil(reserved / GRID_MIN - 1e-9) * GRID_MIN
     sessions = case.sessions.copy()
     allowed = sessions["max_overtime_min"].fillna(case.config.max_overtime_min)
-    left = allowed - risk.session_reserve_min
+    # the session reserve up to the grid too, so that session limits stay on it
+    left = allowed - math.ceil(risk.session_reserve_min / GRID_MIN - 1e-9) * GRID_MIN
     sessions["max_overtime_min"] = left.clip(lower=0.0)
     end = sessions["end"] + left.clip(upper=0.0)
     sessions["end"] = np.maximum(end, sessions["start"] + 1.0)
