@@ -134,6 +134,10 @@ def test_solve_with_a_risk_target_and_check_it(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["check", str(folder), str(tmp_path / "risk"), "-d", fit])
     assert ok.exit_code == 0, ok.output
     assert runner.invoke(app, ["check", str(folder), str(tmp_path / "risk")]).exit_code == 1
+    # and compared with another plan made with the same durations
+    both = runner.invoke(app, ["compare", str(folder), str(tmp_path / "plain"),
+                               str(tmp_path / "risk"), "-d", fit])
+    assert both.exit_code == 0, both.output
     # without a fit, the waitlist's minutes are the means ([durations] sigma)
     alone = run("alone", "--risk", "0.1")
     assert alone["durations"]["source"] == {"waitlist": 12}

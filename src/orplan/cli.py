@@ -346,11 +346,15 @@ def compare(
     config: ConfigOpt = None,
     show_ids: Annotated[bool, typer.Option("--show-ids", help="Print patient identifiers.")
                         ] = False,
+    durations: DurationsOpt = None,
+    quantile: QuantileOpt = None,
+    keep_durations: KeepOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Put two plans for one case side by side: every KPI and objective term of both, the
     difference, the rules each breaks, and which patients differ. Either plan may be made
-    anywhere (for instance by hand), as long as it is in orplan's plan format.
+    anywhere (for instance by hand), as long as it is in orplan's plan format. Plans made with
+    --durations (and --quantile, --keep-durations) are compared with the same options.
 
     Examples:
       orplan compare exports/week47 manual/week47.csv plans/week47
@@ -363,7 +367,8 @@ def compare(
         from orplan.pipeline import InvalidInput, load_stage
 
         cfg = _config(case, config)
-        loaded, _ = load_stage(case, cfg)
+        loaded, _ = load_stage(case, cfg, _duration_plan(durations, quantile, None,
+                                                         keep_durations))
         frames = []
         for path in (plan_a, plan_b):
             frame, issues = read_plan(path)
