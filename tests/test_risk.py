@@ -138,6 +138,13 @@ def test_solve_with_a_risk_target_and_check_it(tmp_path: Path) -> None:
     both = runner.invoke(app, ["compare", str(folder), str(tmp_path / "plain"),
                                str(tmp_path / "risk"), "-d", fit])
     assert both.exit_code == 0, both.output
+    # nightly: the risk plan as the previous plan is kept as it is, within the target
+    (folder / "previous_plan.csv").write_bytes((tmp_path / "risk" / "plan.csv").read_bytes())
+    again = run("again", "-d", fit, "--risk", "0.1")
+    assert again["changes"]["confirmed_changed"] == 0
+    assert again["changes"]["kept"] == risky["kpis"]["patients_planned"]
+    assert again["durations"]["session_risk"]["max"] <= 0.1
+    (folder / "previous_plan.csv").unlink()
     # without a fit, the waitlist's minutes are the means ([durations] sigma)
     alone = run("alone", "--risk", "0.1")
     assert alone["durations"]["source"] == {"waitlist": 12}
