@@ -137,3 +137,28 @@ def test_refilled_plans_keep_every_shared_row_and_never_lose(data_: dict) -> Non
         assert own_timing_is_valid(data, repaired, times)
         timed = extract_stage(data, repaired, None, times)
         assert verify_plan(data.case, timed.plan) == []
+
+
+def test_plans_made_elsewhere_are_refilled_first_and_returned_refilled(tmp_path):
+    """compact_plans(also=...): the previous plan, filled, is refilled with the LP's plans; only
+    its refilled version comes back, and it keeps every rule and is worth at least as much."""
+    from orplan.generate import generate_case, write_case
+    from orplan.model.compact import solve_compact
+    from orplan.rounding import compact_plans
+
+    tables, config = generate_case("small", 7)
+    write_case(tmp_path / "case", tables, config)
+    data = planning_data(loaded(tmp_path / "case"))
+    rel = relaxation(data)
+    order = priced_order(data.priority, data.case.waitlist["duration_min"].to_numpy(float))
+    start = greedy_assignment(data, order, allow_overtime=True)
+    poor = start.copy()
+    poor[np.flatnonzero(start)[::2]] = False  # half the cases gone: room to refill
+    also = {"elsewhere": timed_repair(data, poor, order)}
+    x = solve_compact(rel, np.arange(rel.n_patients), 10.0).x
+    plans = compact_plans(data, order, x, 20.0, 1, 0, rel=rel, also=also)
+    assert "elsewhere" not in plans and "elsewhere refilled" in plans
+    mask, times = plans["elsewhere refilled"]
+    assert plan_values(rel, mask).sum() >= plan_values(rel, also["elsewhere"][0]).sum()
+    timed = extract_stage(data, mask, None, times)
+    assert verify_plan(data.case, timed.plan) == []

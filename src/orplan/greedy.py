@@ -283,3 +283,39 @@ def priced_plan(data: PlanningData, preferred: np.ndarray | None = None,
     chosen = greedy_assignment(data, first, preferred=preferred, allow_overtime=True,
                                times=times)
     return chosen, times
+
+
+def previous_candidate(data: PlanningData) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The previous plan's bookings the rules still allow, as chosen pairs, with their starts
+    when the previous plan has a `start` column (then they are timed as booked when they still
+    fit); None without a previous plan."""
+    previous = data.case.previous_plan
+    if previous is None or previous.empty:
+        return None
+    chosen = booked_pairs(data)
+    if not chosen.any():
+        return None
+    starts = None
+    if "start" in previous:
+        clock = previous.drop_duplicates("patient_id").set_index("patient_id")["start"]
+        parts = clock.astype(str).str.extract(r"^(\d{1,2}):(\d{2})")
+        minutes = (parts[0].astype(float) * 60 + parts[1].astype(float))
+        ids = data.case.waitlist["patient_id"].to_numpy()[data.pairs["p"].to_numpy()]
+        starts = np.where(chosen, minutes.reindex(ids).to_numpy(), np.nan)
+    return chosen, starts
+
+
+def fill_previous(data: PlanningData, booked: np.ndarray,
+            starts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The previous plan's bookings (`booked`, with their `starts` where known) kept first, the
+    rest of the time filled by the optimiser's greedy rule (orplan.greedy.priced_plan's order,
+    allowed overtime, flip rooms timed as placed); its chosen pairs and starts."""
+    order = priced_order(data.priority, data.case.waitlist["duration_min"].to_numpy(dtype=float))
+    is_booked = np.zeros(len(data.priority), dtype=bool)
+    is_booked[data.pairs["p"].to_numpy()[booked]] = True
+    order = np.concatenate([order[is_booked[order]], order[~is_booked[order]]])
+    times = np.full(len(data.pairs), np.nan) if starts is None else starts.copy()
+    fixed = booked & ~np.isnan(times)
+    chosen = greedy_assignment(data, order, preferred=booked, allow_overtime=True, times=times,
+                               fixed=fixed)
+    return chosen, times

@@ -22,7 +22,13 @@ from orplan.case import Case
 from orplan.clock import hhmm
 from orplan.config import Config
 from orplan.durations import DurationPlan
-from orplan.greedy import greedy_assignment, leave_out_price, priced_plan
+from orplan.greedy import (
+    fill_previous,
+    greedy_assignment,
+    leave_out_price,
+    previous_candidate,
+    priced_plan,
+)
 from orplan.io.write import Format, write_outputs
 from orplan.issues import Issue, has_errors
 from orplan.model.build import planning_data
@@ -356,13 +362,13 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                 continue
             candidates.append((name, extract_stage(data, mask, finish_by, starts)))
         candidates.append(("greedy start", start_timed))
-        previous = _previous_candidate(data)
+        previous = previous_candidate(data)
         if previous is not None:  # keeping last night's plan is always a candidate
             candidates.append(("previous plan", extract_stage(data, previous[0], finish_by,
                                                               previous[1])))
             # and keeping it with the time it leaves filled by the optimiser's greedy rule (new
             # urgent referrals, sessions freed by cancellations)
-            filled, starts = _filled(data, *previous)
+            filled, starts = fill_previous(data, *previous)
             candidates.append(("previous plan filled", extract_stage(data, filled, finish_by,
                                                                      starts)))
         if any(timed.cut for _, timed in candidates):
@@ -473,47 +479,8 @@ def durations_summary(case: Case, plan: DurationPlan, risk: Any, timed: TimedPla
 
 
 _LABEL = {"greedy start": "greedy starting plan", "previous plan": "previous plan",
-          "previous plan filled": "previous plan, filled,"}
-
-
-def _previous_candidate(data: PlanningData) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """The previous plan's bookings the rules still allow, as chosen pairs, with their starts
-    when the previous plan has a `start` column (then they are timed as booked when they still
-    fit); None without a previous plan."""
-    from orplan.greedy import booked_pairs
-
-    previous = data.case.previous_plan
-    if previous is None or previous.empty:
-        return None
-    chosen = booked_pairs(data)
-    if not chosen.any():
-        return None
-    starts = None
-    if "start" in previous:
-        clock = previous.drop_duplicates("patient_id").set_index("patient_id")["start"]
-        parts = clock.astype(str).str.extract(r"^(\d{1,2}):(\d{2})")
-        minutes = (parts[0].astype(float) * 60 + parts[1].astype(float))
-        ids = data.case.waitlist["patient_id"].to_numpy()[data.pairs["p"].to_numpy()]
-        starts = np.where(chosen, minutes.reindex(ids).to_numpy(), np.nan)
-    return chosen, starts
-
-
-def _filled(data: PlanningData, booked: np.ndarray,
-            starts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """The previous plan's bookings (`booked`, with their `starts` where known) kept first, the
-    rest of the time filled by the optimiser's greedy rule (orplan.greedy.priced_plan's order,
-    allowed overtime, flip rooms timed as placed); its chosen pairs and starts."""
-    from orplan.greedy import greedy_assignment, priced_order
-
-    order = priced_order(data.priority, data.case.waitlist["duration_min"].to_numpy(dtype=float))
-    is_booked = np.zeros(len(data.priority), dtype=bool)
-    is_booked[data.pairs["p"].to_numpy()[booked]] = True
-    order = np.concatenate([order[is_booked[order]], order[~is_booked[order]]])
-    times = np.full(len(data.pairs), np.nan) if starts is None else starts.copy()
-    fixed = booked & ~np.isnan(times)
-    chosen = greedy_assignment(data, order, preferred=booked, allow_overtime=True, times=times,
-                               fixed=fixed)
-    return chosen, times
+          "previous plan filled": "previous plan, filled,",
+          "previous plan filled refilled": "previous plan, filled and refilled,"}
 
 
 def _finish(report: bool, workbook: bool, name: str, folder: Path) -> None:

@@ -191,7 +191,8 @@ def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, sec
 def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds: float,
                   threads: int, seed: int, source: str = "compact LP",
                   figures: dict[str, float] | None = None, aggregated: bool = False,
-                  rel: Relaxation | None = None, work: Work | None = None
+                  rel: Relaxation | None = None, work: Work | None = None,
+                  also: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The plans of the module text (name -> chosen pairs and their starts), within `seconds`
     (the restricted MILP is skipped when too little time is left). `x` is an LP solution per
@@ -203,7 +204,9 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     plan is refilled (orplan.refill) in the time kept for it, best plan first, and timed again:
     those plans are named with " refilled" (`figures` gets the seconds refilling took). Plans
     from an `aggregated` LP (a region) are refilled without new flip rooms and timing checks:
-    with them, the region's plan came out worse (236.6 M against 231.1 M, one run each)."""
+    with them, the region's plan came out worse (236.6 M against 231.1 M, one run each).
+    `also`: timed plans made elsewhere (the previous plan, filled) to refill first; only their
+    refilled versions are returned."""
     if data.pairs.empty:
         return {}
     work = work or Work.wall_clock(seconds)
@@ -230,6 +233,7 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
         work.charge("LP plans", *plan_units(*size))
     if rel is not None:
         refilling = time.perf_counter()
+        plans.update(also or {})  # last in, so refilled first
         # its share, or at least MIN_REFILL_SHARE of the time when the MILP ran over its own
         # (its root cannot be stopped by counted work: region, 183 s for a 110 s share)
         refill_by = max(begun + seconds - 1.5 * repair, work.now() + MIN_REFILL_SHARE * seconds)
@@ -247,4 +251,6 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
                 plans[f"{name} refilled"] = mask, times
         if figures is not None:
             figures["refill"] = round(time.perf_counter() - refilling, 3)
+        for name in also or {}:
+            del plans[name]
     return plans

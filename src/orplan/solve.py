@@ -143,12 +143,18 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
     deterministic (orplan.work), else the time to `deadline`; `deadline` (time.time()) stops
     every stage either way."""
     from orplan.colgen import generate_patterns
-    from orplan.greedy import greedy_assignment, priced_order, priced_plan
+    from orplan.greedy import (
+        fill_previous,
+        greedy_assignment,
+        previous_candidate,
+        priced_order,
+        priced_plan,
+    )
     from orplan.model.aggregate import solve_aggregated
     from orplan.model.bound import exact_view, knapsack_work, lagrangian_bound, relaxation
     from orplan.model.build import build_model, planning_data
     from orplan.model.compact import patients_to_cover, solve_compact
-    from orplan.rounding import compact_plans
+    from orplan.rounding import compact_plans, timed_repair
 
     budget = settings.budget if settings.deterministic else None
     work = Work(deadline - time.time() if budget is None else budget, deadline,
@@ -174,12 +180,22 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
     lp_seconds: dict[str, float] = {"relaxation": round(time.perf_counter() - t, 3)}
     lp_figures: dict[str, Any] = {}  # the compact LP's and the restricted MILP's, other than time
 
+    # With a previous plan: its bookings kept and the time they leave filled (as the pipeline's
+    # candidate), refilled with the LP's plans (orplan.rounding.compact_plans)
+    previous_plans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    booked = previous_candidate(data)
+    if booked is not None:
+        filled, filled_starts = fill_previous(data, *booked)
+        previous_plans["previous plan filled"] = timed_repair(data, filled, order, filled_starts)
+        work.charge("previous plan", *plan_units(len(data.pairs), len(data.sessions), plans=2))
+
     def plans_from(x: np.ndarray, source: str, seconds: float, aggregated: bool = False) -> None:
         """The plans of orplan.rounding from an LP solution, as alternatives."""
         started_plans = time.perf_counter()
         for name, (mask, times) in compact_plans(data, order, x, seconds, settings.threads,
                                                  settings.seed, source, lp_seconds,
-                                                 aggregated, rel, work).items():
+                                                 aggregated, rel, work,
+                                                 also=previous_plans).items():
             alternatives[name], starts[name] = mask, times
         lp_seconds[f"{source.split()[0]}_plans"] = round(
             time.perf_counter() - started_plans, 3)
