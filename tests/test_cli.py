@@ -152,9 +152,9 @@ def test_generate_then_validate(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["solve", "validate", "check", "generate", "bench", "report",
-                                     "compare", "diff"])
+                                     "compare", "diff", "simulate", "durations fit"])
 def test_every_command_has_help_with_examples(command):
-    result = run(command, "--help")
+    result = run(*command.split(), "--help")
     assert result.exit_code == 0
     assert "Examples:" in result.stdout
 
@@ -163,6 +163,9 @@ def test_readme_lists_every_command():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for command in app.registered_commands:
         assert f"orplan {command.name or command.callback.__name__}" in readme
+    for group in app.registered_groups:
+        for command in group.typer_instance.registered_commands:
+            assert f"orplan {group.name} {command.name}" in readme
 
 
 def test_solver_without_a_plan_falls_back_to_its_starting_plan(small, tmp_path, monkeypatch):
