@@ -235,3 +235,18 @@ def test_bench_writes_a_table(tmp_path):
     assert table["planned"].notna().all() and table["peak_mb"].gt(0).all()
     assert table.loc[1, "objective"] <= table.loc[0, "objective"]
     assert prefix.with_suffix(".md").read_text().startswith("Made by `orplan ")
+
+
+def test_readme_documents_every_config_key():
+    from orplan.config import CONFIG_KEYS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `[")]
+    for section, key, _ in CONFIG_KEYS:
+        section = section.replace("<KEY>", "KEY")
+        names = [name.strip() for name in key.split("/")]
+        lines = [line for line in rows if line.startswith(f"| `[{section}]")]
+        assert lines, section
+        for name in names:
+            assert any(f" {name}`" in line.split("|")[1] or f"`{name}`" in line.split("|")[1]
+                       for line in lines), f"[{section}] {name}"
