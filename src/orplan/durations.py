@@ -31,6 +31,10 @@ from orplan.issues import Issue
 from orplan.schema import DURATIONS, HISTORY
 
 LEVELS = ("surgeon", "procedure", "specialty", "all")
+# The columns that name a row of each level (the most specific first; "all" is one row).
+LEVEL_KEYS: dict[str, tuple[str, ...]] = {"surgeon": ("procedure", "surgeon_id"),
+                                          "procedure": ("procedure",),
+                                          "specialty": ("specialty",), "all": ()}
 # Pseudo-cases of the level above that every sigma is shrunk with (a surgeon with 3 cases keeps
 # mostly the procedure's spread; one with 100 mostly their own).
 PRIOR_CASES = 10.0
@@ -65,11 +69,10 @@ class DurationFit:
         n = len(specialty)
         mu, sigma = np.full(n, np.nan), np.full(n, np.nan)
         level = np.full(n, "", dtype=object)
-        keys = {"surgeon": ["procedure", "surgeon_id"], "procedure": ["procedure"],
-                "specialty": ["specialty"]}
         cases = pd.DataFrame({"specialty": _text(specialty), "procedure": _text(procedure),
                               "surgeon_id": _text(surgeon)})
-        for name, key in keys.items():
+        for name in LEVELS[:3]:
+            key = list(LEVEL_KEYS[name])
             rows = self.table[self.table["level"] == name].drop_duplicates(key)
             found = cases[key].merge(rows[[*key, "mu", "sigma"]], on=key, how="left")
             usable = ((cases[key] != "").all(axis=1).to_numpy() & found["mu"].notna().to_numpy()
@@ -270,26 +273,20 @@ def norm_ppf(p: float) -> float:
 
 def write_fit(durations: DurationFit, path: Path) -> None:
     """Write the fit as CSV or Parquet (by the suffix), atomically."""
-    import os
-    import tempfile
+    from orplan.io.write import replace_files
 
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = durations.table.copy()
     for column, digits in (("mu", 6), ("sigma", 6), ("mean_min", 1), ("median_min", 1),
                            ("p90_min", 1)):
         table[column] = table[column].round(digits)
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
+
+    def write(staging: Path) -> None:
         if path.suffix == ".parquet":
             table.to_parquet(staging, index=False)
         else:
             table.to_csv(staging, index=False)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+
+    replace_files({path.resolve(): write})
 
 
 def read_fit(path: Path) -> tuple[DurationFit | None, list[Issue]]:
@@ -301,20 +298,17 @@ def read_fit(path: Path) -> tuple[DurationFit | None, list[Issue]]:
     file, frame = read_typed(path, DURATIONS, issues)
     if frame is None:
         return None, issues
-    needs = {"surgeon": ("procedure", "surgeon_id"), "procedure": ("procedure",),
-             "specialty": ("specialty",), "all": ()}
     for _, row in frame.iterrows():
-        if row["level"] not in needs:
+        if row["level"] not in LEVEL_KEYS:
             issues.append(Issue("bad-level", file, int(row["_row"]), "level",
                                 f"'{row['level']}' is not one of {', '.join(LEVELS)}"))
             continue
-        for column in needs[row["level"]]:
+        for column in LEVEL_KEYS[row["level"]]:
             if row[column] == "":
                 issues.append(Issue("missing-value", file, int(row["_row"]), column,
                                     f"a row of level {row['level']} needs its {column}"))
-    keys = {"surgeon": ["procedure", "surgeon_id"], "procedure": ["procedure"],
-            "specialty": ["specialty"], "all": []}
-    for name, key in keys.items():
+    for name, names in LEVEL_KEYS.items():
+        key = list(names)
         rows = frame[frame["level"] == name]
         dup = rows[rows.duplicated(key)] if key else rows.iloc[1:]
         for row in dup["_row"]:

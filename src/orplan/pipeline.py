@@ -548,8 +548,8 @@ def simulate_plan(folder: Path, config: Config, plan_path: Path, runs: int,
 
 def _write_simulation(folder: Path, result: Any, durations: Path | None) -> None:
     import json
-    import os
-    import tempfile
+
+    from orplan.io.write import replace_files
 
     summary_path = folder / "summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.exists() else {}
@@ -561,21 +561,10 @@ def _write_simulation(folder: Path, result: Any, durations: Path | None) -> None
         table[column] = table[column].round(4)
     for column in ("expected_overtime_min", "expected_cancelled"):
         table[column] = table[column].round(2)
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name, write in (("simulation.csv", lambda p: table.to_csv(p, index=False)),
-                            ("summary.json", lambda p: p.write_text(
-                                json.dumps(summary, indent=2, default=str) + "\n",
-                                encoding="utf-8"))):
-            handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-            os.close(handle)
-            staged.append((Path(temp_name), folder / name))
-            write(Path(temp_name))
-        for staged_path, target in staged:
-            os.replace(staged_path, target)
-    finally:
-        for staged_path, _ in staged:
-            staged_path.unlink(missing_ok=True)
+    replace_files({
+        folder / "simulation.csv": lambda path: table.to_csv(path, index=False),
+        summary_path: lambda path: path.write_text(
+            json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")})
     if (folder / "report.html").exists():
         from orplan.reports.html import write_report
 

@@ -56,3 +56,21 @@ def write_outputs(out_dir: Path, tables: dict[str, pd.DataFrame],
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def replace_files(writers: dict[Path, Callable[[Path], object]]) -> None:
+    """Write each target through its writer into a temporary file beside it, then put them all
+    in place; on any failure no target is touched and the temporary files are removed."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, write in writers.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            os.close(handle)
+            staged.append((Path(name), target))
+            write(Path(name))
+        for staging, target in staged:
+            os.replace(staging, target)
+    finally:
+        for staging, _ in staged:
+            staging.unlink(missing_ok=True)

@@ -98,8 +98,7 @@ def relaxation(data: PlanningData) -> Relaxation:
     capacity = sessions["capacity"].to_numpy(dtype=float)
     max_ot = sessions["max_ot"].to_numpy(dtype=float)
     limit = np.floor(capacity + turnover + max_ot + 1e-9).astype(np.int64)
-    grid = math.gcd(*np.unique(minutes).tolist(), *np.unique(limit).tolist()) if len(p) else 1
-    grid = max(grid, 1)
+    grid = _common_grid(minutes, limit) if len(p) else 1
     weight_low = None
     if grid < KNAPSACK_GRID_MIN:
         # minutes off a common grid (a hospital export to the minute): knapsacks on a coarser
@@ -380,6 +379,11 @@ def minute_price_bound(rel: Relaxation, evaluations: int = 14,
     return tried[pi], Prices(np.maximum(0.0, value - pi * minutes), no_link, no_equipment)
 
 
+def _common_grid(minutes: np.ndarray, limit: np.ndarray) -> int:
+    """The largest unit all case minutes (turnover included) and session limits share."""
+    return max(1, math.gcd(*np.unique(minutes).tolist(), *np.unique(limit).tolist()))
+
+
 def exact_view(rel: Relaxation) -> Relaxation:
     """The relaxation on its minutes' own grid (1 minute when they share none): knapsacks on it
     give the tightest bound, at the cost of tables KNAPSACK_GRID_MIN times wider; `rel` itself
@@ -388,7 +392,7 @@ def exact_view(rel: Relaxation) -> Relaxation:
         return rel
     minutes = np.floor(rel.duration + rel.turnover + 1e-9).astype(np.int64)
     limit = np.floor(rel.session_limit + rel.turnover + 1e-9).astype(np.int64)
-    grid = max(1, math.gcd(*np.unique(minutes).tolist(), *np.unique(limit).tolist()))
+    grid = _common_grid(minutes, limit)
     return dataclasses.replace(
         rel, weight=minutes // grid, weight_low=None, session_cap=limit // grid,
         session_free=(rel.capacity + rel.turnover) / grid,
