@@ -503,6 +503,12 @@ def generate(
                                                  "instead of the profile's.")] = None,
     weeks: Annotated[int | None, typer.Option("--weeks", min=1, max=8, help="Weeks of sessions "
                                               "instead of the profile's.")] = None,
+    split_lists: Annotated[float, typer.Option(
+        "--split-lists", min=0.0, max=1.0, help="Share of full room-days split into a morning "
+        "list 08:00-11:45 and an afternoon list 12:15-15:30 of another specialty.")] = 0.0,
+    overdue: Annotated[float | None, typer.Option(
+        "--overdue", min=0.0, max=1.0, help="Share of patients already past their deadline "
+        "(default: as drawn, about a quarter).")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
     force: Annotated[bool, typer.Option("--force", help="Write into a folder that is not "
                                         "empty.")] = False,
@@ -513,6 +519,7 @@ def generate(
       orplan generate --profile example --seed 7 -o cases/demo
       orplan generate --profile small -o /tmp/small --format parquet
       orplan generate --profile hospital --patients 20000 --weeks 2 -o /tmp/h20k2w
+      orplan generate --profile hospital --split-lists 0.15 --overdue 0.18 -o /tmp/split
     """
     from orplan.generate import PROFILES, generate_case, write_case
 
@@ -525,7 +532,7 @@ def generate(
     if output.exists() and any(output.iterdir()) and not force:
         err.print(f"{output} is not empty; choose another folder or pass --force")
         raise typer.Exit(Exit.USAGE)
-    tables, config = generate_case(profile, seed, patients, weeks)
+    tables, config = generate_case(profile, seed, patients, weeks, split_lists, overdue)
     write_case(output, tables, config, fmt)
     console.print(f"wrote {profile} case (seed {seed}) to {output}: "
                   f"{len(tables['waitlist'])} patients, {len(tables['sessions'])} sessions")

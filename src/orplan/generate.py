@@ -17,6 +17,12 @@ Shapes, and where they come from:
   `region`: three such hospitals (15 sites), two weeks (10 working days), 900 surgeons, 42,000
   patients. orplan has no notion of a hospital, so in a region a named surgeon may be planned
   at any site; patients with a `site` are bound to it.
+- Split lists (`split_lists`, a share of full room-days): a morning list 08:00-11:45 and an
+  afternoon list 12:15-15:30 of another specialty in the same room, as many hospitals run them;
+  the 30 minutes between them are the turnover, so the morning list may not run over.
+- Overdue share (`overdue`): that share of patients is made already past the deadline (waited
+  longer than the class's maximum, by up to a year), as on lists after a backlog.
+Both are drawn from random streams of their own, so a case without them is the same as before.
 """
 
 from __future__ import annotations
@@ -126,10 +132,14 @@ PROFILES = {
 
 
 def generate_case(profile_name: str, seed: int, patients: int | None = None,
-                  weeks: int | None = None) -> tuple[dict[str, pd.DataFrame], str]:
+                  weeks: int | None = None, split_lists: float = 0.0,
+                  overdue: float | None = None) -> tuple[dict[str, pd.DataFrame], str]:
     """Tables (waitlist, sessions, surgeons, equipment, beds, and history: a year of past
     operations, not read by `orplan solve`) and the text of orplan.toml.
-    `patients` and `weeks` override the profile's waitlist size and horizon (for scaling runs)."""
+    `patients` and `weeks` override the profile's waitlist size and horizon (for scaling runs);
+    `split_lists` is the share of full room-days split into a morning and an afternoon list of
+    two specialties; `overdue` the share of patients already past their deadline (default: as
+    drawn, about a quarter)."""
     profile = PROFILES[profile_name]
     if patients is not None:
         profile = dataclasses.replace(profile, patients=patients)
@@ -155,6 +165,9 @@ def generate_case(profile_name: str, seed: int, patients: int | None = None,
                                      "start": "08:00", "end": end, "specialty": specialty,
                                      "equipment": installed})
     sessions = pd.DataFrame(session_rows)
+    if split_lists > 0:
+        sessions = _split_lists(sessions, split_lists, specialties, shares,
+                                np.random.default_rng([seed, 2]))
 
     surgeon_rows = []
     surgeons_of: dict[str, list[str]] = {}
@@ -217,6 +230,8 @@ def generate_case(profile_name: str, seed: int, patients: int | None = None,
             "last_case": "true" if rng.random() < 0.03 else "",
         })
     waitlist = pd.DataFrame(rows)
+    if overdue is not None:
+        _make_overdue(waitlist, overdue, start, np.random.default_rng([seed, 3]))
 
     equipment_rows = []
     for site, rooms in profile.sites:  # a robot per 12 rooms, a mobile C-arm per 3
@@ -242,6 +257,53 @@ def generate_case(profile_name: str, seed: int, patients: int | None = None,
     history = _history(profile, seed, specialties, shares, surgeons_of)
     return {"waitlist": waitlist, "sessions": sessions, "surgeons": surgeons,
             "equipment": equipment, "beds": beds, "history": history}, config
+
+
+MORNING = ("08:00", "11:45")
+AFTERNOON = ("12:15", "15:30")
+
+
+def _split_lists(sessions: pd.DataFrame, share: float, specialties: list[str],
+                 shares: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Split `share` of the full-day sessions into a morning list (its specialty) and an
+    afternoon list (another specialty, or open when the morning is open), same room."""
+    full = sessions.index[sessions["end"] == "15:30"].to_numpy()
+    chosen = set(rng.choice(full, size=round(share * len(full)), replace=False).tolist())
+    rows = []
+    for i, row in enumerate(sessions.to_dict("records")):
+        if i not in chosen:
+            rows.append(row)
+            continue
+        afternoon = row["specialty"]
+        if afternoon:
+            others = [k for k, name in enumerate(specialties) if name != afternoon]
+            weights = shares[others] / shares[others].sum()
+            afternoon = specialties[others[int(rng.choice(len(others), p=weights))]]
+        rows.append({**row, "start": MORNING[0], "end": MORNING[1]})
+        rows.append({**row, "start": AFTERNOON[0], "end": AFTERNOON[1], "specialty": afternoon})
+    return pd.DataFrame(rows, columns=sessions.columns)
+
+
+def _make_overdue(waitlist: pd.DataFrame, share: float, start: pd.Timestamp,
+                  rng: np.random.Generator) -> None:
+    """Make `share` of the patients past their deadline at the horizon start and the others not
+    (explicit deadlines are kept where they already agree)."""
+    maximum = {name: days for name, days, _ in URGENCY}
+    max_days = waitlist["urgency"].map(maximum).to_numpy()
+    n = len(waitlist)
+    late = np.zeros(n, dtype=bool)
+    late[rng.choice(n, size=round(share * n), replace=False)] = True
+    referral = pd.to_datetime(waitlist["referral_date"])
+    waited = (start - referral).dt.days.to_numpy()
+    over = rng.integers(1, 366, size=n)
+    within = (rng.random(n) * max_days).astype(int)
+    new_waited = np.where(late, np.where(waited > max_days, waited, max_days + over),
+                          np.where(waited <= max_days, waited, within))
+    waitlist["referral_date"] = (start - pd.to_timedelta(new_waited, unit="D")).strftime(
+        "%Y-%m-%d")
+    deadline = pd.to_datetime(waitlist["deadline"].replace("", None))
+    wrong = deadline.notna() & ((deadline < start) != late)
+    waitlist.loc[wrong.to_numpy(), "deadline"] = ""
 
 
 # History: past cases per waitlist patient, over the year before the horizon; each surgeon is

@@ -34,6 +34,7 @@ from orplan.issues import Issue, has_errors
 from orplan.model.build import planning_data
 from orplan.model.common import PlanningData
 from orplan.plan import TimedPlan, empty_plan, sequence
+from orplan.repair import repair
 from orplan.reports.kpi import (
     breaches_table,
     kpis,
@@ -52,7 +53,7 @@ from orplan.solve import (
     pairs_signature,
     solve_isolated,
 )
-from orplan.verify import Violation, verify_plan
+from orplan.verify import Violation
 
 # Seconds kept back from the solver for timing, checking and writing the plans: at least this,
 # or the share below of the time limit, or this many times what timing the greedy start took
@@ -283,6 +284,46 @@ def plan_objective(data: PlanningData, timed: TimedPlan) -> float:
                                timed.plan).values())
 
 
+def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
+                     ) -> tuple[str, TimedPlan, list[dict[str, Any]]]:
+    """The best candidate plan that keeps every rule: candidates are taken by objective (the
+    solver's plan wins ties: its status then stands); each is checked by orplan.verify before it
+    is chosen, and one that breaks a rule is repaired (orplan.repair: its cases at fault given
+    up) and goes back in line at its new objective, or is dropped when no repair is found. With
+    no candidate left, the empty plan (everyone left out) is written. Also returns, per
+    candidate, its objective, whether it was checked and how many cases its repair gave up
+    (summary.json `candidates`)."""
+    import heapq
+
+    keep_value = leave_out_price(data.priority)
+    about: list[dict[str, Any]] = []
+    line: list[tuple[float, bool, int, bool]] = []
+    plans: dict[int, TimedPlan] = {}
+    for i, (name, timed) in enumerate(candidates):
+        objective = round(plan_objective(data, timed), 6)
+        about.append({"name": name, "objective": objective, "checked": False, "repaired": 0,
+                      "valid": None})
+        plans[i] = timed
+        line.append((objective, name != "solver", i, False))
+    heapq.heapify(line)
+    while line:
+        objective, _, i, checked = heapq.heappop(line)
+        if checked:
+            return candidates[i][0], plans[i], about
+        fixed, violations, taken = repair(data.case, plans[i], keep_value)
+        about[i].update(checked=True, valid=fixed is not None and taken == 0, repaired=taken)
+        if fixed is None:
+            about[i]["violations"] = len(violations)
+            continue
+        if taken == 0:
+            return candidates[i][0], fixed, about
+        plans[i] = fixed
+        about[i]["objective_repaired"] = round(plan_objective(data, fixed), 6)
+        heapq.heappush(line, (about[i]["objective_repaired"], candidates[i][0] != "solver", i,
+                              True))
+    return "empty", TimedPlan(empty_plan(), []), about
+
+
 def plan_gap(objective: float, bound: float | None) -> float | None:
     """Relative gap of the written plan (after timing) against the solver's bound."""
     if bound is None:
@@ -313,6 +354,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     t = lap("prepare", t)
     # the planner's rule has no time-limited step: always reproducible
     reproducible, work = True, {}
+    tried: list[dict[str, Any]] = []
     if options.method == "greedy":
         result = greedy_stage(data)
         t = lap("solve", t)
@@ -373,11 +415,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                                                                      starts)))
         if any(timed.cut for _, timed in candidates):
             cut.append("timing")
-        # the solver's plan wins ties: its status (optimal) then stands
-        scored = [(round(plan_objective(data, timed), 6), name != "solver", i)
-                  for i, (name, timed) in enumerate(candidates)]
-        best = min(scored)[2]
-        source, timed = candidates[best]
+        source, timed, tried = choose_candidate(data, candidates)
         if source != "solver":
             bounded = result.report.best_bound is not None
             result.report = dataclasses.replace(
@@ -407,7 +445,11 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         shifted["_s"] = positions.reindex(shifted["session_id"]).to_numpy(dtype=int)
         timed = TimedPlan(shifted, timed.dropped, timed.cut)
     t = lap("extract", t)
-    violations = verify_plan(case, timed.plan)
+    # the last check: a plan that breaks a rule is repaired (its cases at fault given up) before
+    # it is written; one still breaking a rule after that is written with its violations, exit 1
+    fixed, violations, _ = repair(case, timed, leave_out_price(data.priority))
+    if fixed is not None:
+        timed = fixed
     t = lap("verify", t)
     tables, summary = report_stage(data, timed)
     t = lap("report", t)
@@ -421,6 +463,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                         else summary["objective"], report.best_bound),
         "model_gap": report.gap,
         "plan_source": source,
+        "candidates": tried,
         "reproducible": reproducible,
         "work": work,
         "plan_repairs": len(timed.dropped),

@@ -194,6 +194,46 @@ def _check_sessions(sessions: pd.DataFrame, file: str, issues: list[Issue]) -> N
                             f"{hhmm(row['start'])}; merge or move one of them"))
 
 
+def _shared_rooms(sessions: pd.DataFrame, config: Config, file: str,
+                  issues: list[Issue]) -> None:
+    """Lists that share a room on a date (a morning and an afternoon list): a list may run over
+    only until the turnover before the room's next list starts, so its allowed overtime is
+    bounded by that; when the next list starts less than a turnover after this one's staffed end,
+    this list must end early: its end is moved to the next start less the turnover (a warning).
+    Every stage reads the sessions from here, so the model, the planner's rule, the patterns,
+    refilling, timing, the risk reserves and the simulation all see the same limit."""
+    valid = sessions[["start", "end", "date"]].notna().all(axis=1) & (
+        sessions["end"] > sessions["start"])
+    ordered = sessions[valid].sort_values(["site", "room", "date", "start"])
+    if ordered.empty:
+        return
+    slot = ordered[["site", "room", "date"]]
+    followed = (slot.shift(-1) == slot).all(axis=1)
+    next_start = ordered["start"].shift(-1)
+    next_row = ordered["_row"].shift(-1)
+    # minutes after this list's end until the room must be free for the next list
+    room_left = next_start - config.turnover_min - ordered["end"]
+    allowed = ordered["max_overtime_min"].fillna(config.max_overtime_min)
+    # an overlap of the next list is the error session-overlap (reported above)
+    limited = followed & (room_left < allowed) & (next_start >= ordered["end"])
+    for idx in ordered.index[limited.to_numpy()]:
+        left = float(room_left.loc[idx])
+        if left >= 0:
+            sessions.loc[idx, "max_overtime_min"] = left
+            continue
+        row = ordered.loc[idx]
+        new_end = max(float(row["end"]) + left, float(row["start"]) + 1.0)
+        issues.append(Issue(
+            "list-turnover", file, int(row["_row"]), "end",
+            f"room {row['room']} at {row['site']} on {row['date'].date()} has its next list at "
+            f"{hhmm(next_start.loc[idx])} (row {int(next_row.loc[idx])}), less than the "
+            f"{config.turnover_min:g} min turnover after this list's end {hhmm(row['end'])}: "
+            f"its cases must end by {hhmm(new_end)}, and it is planned so; move one list to "
+            "keep the full time", "warning"))
+        sessions.loc[idx, "end"] = new_end
+        sessions.loc[idx, "max_overtime_min"] = 0.0
+
+
 def _derive_session_ids(sessions: pd.DataFrame) -> None:
     if sessions.empty:
         return  # reported as no-sessions
@@ -291,6 +331,7 @@ def load_case(folder: Path, config: Config,
         if frame is not None and table.key:
             _duplicates(frame, list(table.key), files[name].name, issues)
     _check_sessions(sessions, files["sessions"].name, issues)
+    _shared_rooms(sessions, config, files["sessions"].name, issues)
     if sessions.empty:
         issues.append(Issue("no-sessions", files["sessions"].name, None, None,
                             "the sessions table has no rows; export the staffed sessions"))

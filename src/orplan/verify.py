@@ -23,6 +23,8 @@ class Violation:
     patient_id: str  # "" when the violation concerns a session, surgeon or resource
     where: str  # session, surgeon-day or resource-day
     message: str
+    # for a rule of a surgeon-day or resource-day (patient_id ""): the patients planned in it
+    involved: tuple[str, ...] = ()
 
 
 def verify_plan(case: Case, plan: pd.DataFrame) -> list[Violation]:
@@ -48,7 +50,9 @@ def verify_plan(case: Case, plan: pd.DataFrame) -> list[Violation]:
                       suffixes=("", "_session"))
     if rows.empty:
         return out
-    max_ot = rows["max_overtime_min"].fillna(case.config.max_overtime_min)
+    max_ot = _allowed_overtime(sessions, case.config.max_overtime_min,
+                               case.config.turnover_min).reindex(rows["session_id"]).set_axis(
+                                   rows.index)
     horizon_start = pd.Timestamp(case.horizon_start)
     horizon_end = horizon_start + pd.Timedelta(days=case.horizon_days - 1)
 
@@ -81,6 +85,20 @@ def verify_plan(case: Case, plan: pd.DataFrame) -> list[Violation]:
     _check_equipment(case, rows, out)
     _check_beds(case, rows, out)
     return out
+
+
+def _allowed_overtime(sessions: pd.DataFrame, default: float, turnover: float) -> pd.Series:
+    """Per session: the minutes a case may end past the staffed end, which in a room shared by
+    several lists on a date stop a turnover before the next list starts (negative when the next
+    list starts less than a turnover after this one's end)."""
+    own = sessions["max_overtime_min"].fillna(default)
+    ordered = sessions.reset_index().sort_values(["site", "room", "date", "start"])
+    key = ordered[["site", "room", "date"]]
+    followed = (key.shift(-1) == key).all(axis=1)
+    room_left = ordered["start"].shift(-1) - turnover - ordered["end"]
+    limit = pd.Series(np.where(followed, room_left, np.inf), index=ordered["session_id"])
+    room = limit.reindex(own.index)
+    return own.where(own <= room, room)
 
 
 def _check_rooms(rows: pd.DataFrame, turnover: float, out: list[Violation]) -> None:
@@ -126,9 +144,11 @@ def _check_surgeons(case: Case, rows: pd.DataFrame, out: list[Violation]) -> Non
     over = minutes[limits.notna() & (minutes > limits + EPS)]
     for (surgeon, date), total, limit in zip(over.index, over.to_numpy(),
                                              limits[over.index].to_numpy(), strict=True):
+        involved = named.loc[(named["surgeon_id"] == surgeon) & (named["date"] == date),
+                             "patient_id"]
         out.append(Violation("surgeon-limit", "", f"{surgeon} {date.date()}",
                              f"surgeon {surgeon} operates {total:g} min on {date.date()}, over the "
-                             f"daily limit of {limit:g} min"))
+                             f"daily limit of {limit:g} min", tuple(involved)))
 
 
 def _units(case: Case, kind: str, site: str, date: pd.Timestamp) -> float:
@@ -147,16 +167,20 @@ def _check_equipment(case: Case, rows: pd.DataFrame, out: list[Violation]) -> No
     if case.equipment is None:
         return
     uses: dict[tuple[str, str, pd.Timestamp], set[str]] = {}
+    patients: dict[tuple[str, str, pd.Timestamp], list[str]] = {}
     for _, r in rows.iterrows():
         for kind in r["equipment"]:
             if kind not in r["equipment_session"]:
                 uses.setdefault((kind, r["site_session"], r["date"]), set()).add(r["session_id"])
+                patients.setdefault((kind, r["site_session"], r["date"]), []).append(
+                    r["patient_id"])
     for (kind, site, date), used in sorted(uses.items()):
         units = _units(case, kind, site, date)
         if len(used) > units:
             out.append(Violation("equipment", "", f"{kind} {site} {date.date()}",
                                  f"{len(used)} sessions at {site} on {date.date()} need a mobile "
-                                 f"{kind}, but {units:g} unit(s) exist"))
+                                 f"{kind}, but {units:g} unit(s) exist",
+                                 tuple(patients[(kind, site, date)])))
 
 
 def _check_beds(case: Case, rows: pd.DataFrame, out: list[Violation]) -> None:
@@ -164,16 +188,16 @@ def _check_beds(case: Case, rows: pd.DataFrame, out: list[Violation]) -> None:
     if case.beds is None:
         return
     capacity = case.beds.drop_duplicates(["ward", "date"]).set_index(["ward", "date"])["capacity"]
-    occupancy: dict[tuple[str, pd.Timestamp], int] = {}
+    occupancy: dict[tuple[str, pd.Timestamp], list[str]] = {}
     for _, r in rows.iterrows():
         los = 0 if pd.isna(r["los_days"]) else int(r["los_days"])
         ward = r["ward"] if r["ward"] else r["site_session"]
         for offset in range(los):
             key = (ward, r["date"] + pd.Timedelta(days=offset))
-            occupancy[key] = occupancy.get(key, 0) + 1
-    for (ward, date), count in sorted(occupancy.items()):
+            occupancy.setdefault(key, []).append(r["patient_id"])
+    for (ward, date), in_bed in sorted(occupancy.items()):
         cap = capacity.get((ward, date), np.inf)
-        if count > cap:
+        if len(in_bed) > cap:
             out.append(Violation("beds", "", f"{ward} {date.date()}",
-                                 f"ward {ward} has {count} new patients in bed on {date.date()}, "
-                                 f"over its {cap:g} beds"))
+                                 f"ward {ward} has {len(in_bed)} new patients in bed on "
+                                 f"{date.date()}, over its {cap:g} beds", tuple(in_bed)))
