@@ -161,7 +161,9 @@ def enumerate_optimum(data, config) -> float:
 def test_milp_optimum_equals_enumeration(data):
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_case(Path(tmp) / "case", data["waitlist"], data["sessions"],
-                           config=f"[rules]\nturnover_min = {data['turnover']}\n",
+                           config=f"[rules]\nturnover_min = {data['turnover']}\n"
+                           # the enumeration prices the [weights] as they are (no tiers)
+                           "[priority]\ntiers = []\n",
                            surgeons=data["surgeons"] or None, equipment=data["equipment"],
                            beds=data["beds"])
         if not data["surgeons"]:

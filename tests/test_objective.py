@@ -17,13 +17,24 @@ def test_deadline_patient_planned_before_deadline(case_dir):
     assert outcome.tables["breaches"].empty
 
 
-def test_missed_deadline_is_priced_and_listed(case_dir):
+@pytest.mark.parametrize("tiers", [False, True])
+def test_missed_deadline_is_priced_and_listed(case_dir, tiers):
+    # with the [weights] alone a breach costs deadline_breach; with tiers, the due tier's price
+    # of the patient's class weight (urgency C: 2)
+    config = "[rules]\nturnover_min = 0\nmax_overtime_min = 0\n" + (
+        "" if tiers else "[priority]\ntiers = []\n")
     make_case(case_dir, [{"duration_min": 200, "deadline": "2026-01-05"},
-                         {"duration_min": 200, "deadline": "2026-01-05"}], [{}])
+                         {"duration_min": 200, "deadline": "2026-01-05"}], [{}], config=config)
     outcome = solve(case_dir)
     breaches = outcome.tables["breaches"]
     assert breaches["status"].tolist() == ["left-out"]
-    assert outcome.summary["terms"]["deadline_breach"]["value"] == 20000.0
+    value = outcome.summary["terms"]["deadline_breach"]["value"]
+    if tiers:
+        due = outcome.summary["tiers"][0]
+        assert due["name"] == "due" and value == pytest.approx(2 * due["scale"], rel=1e-6)
+        assert due["cost"] == pytest.approx(value)
+    else:
+        assert value == 20000.0
     assert outcome.summary["kpis"]["deadline_breaches"] == 1
 
 

@@ -184,3 +184,27 @@ def test_random_split_list_cases_give_plans_that_keep_every_rule(tmp_path):
             # and no stage needed the repair: they all keep the room's lists apart
             checked = [c for c in outcome.summary["candidates"] if c["checked"]]
             assert all(c["valid"] for c in checked), (seed, method, checked)
+
+
+def test_random_cases_are_never_behind_the_planners_rule(tmp_path):
+    """Dominance: the written plan keeps at least the planner's rule's deadlines due in the
+    horizon and plans at least as many patients of each urgency class among those due or
+    overdue (the planner's plan is a candidate; a plan behind it is passed over)."""
+    from orplan.model.build import planning_data
+    from orplan.pipeline import clinical_counts, dominates
+
+    for seed, split in ((3, 0.0), (4, 0.5), (5, 0.3)):
+        tables, config = generate_case("small", seed, split_lists=split, overdue=0.25)
+        folder = tmp_path / f"case-{seed}"
+        write_case(folder, tables, config)
+        greedy = solve(folder, tmp_path / f"g-{seed}", method="greedy")
+        milp = solve(folder, tmp_path / f"m-{seed}", time_limit=8)
+        data = planning_data(milp.case)
+
+        def counts(outcome, data=data):
+            plan = outcome.tables["plan"].assign(date=lambda f: pd.to_datetime(f["date"]))
+            return clinical_counts(data, plan)
+
+        assert dominates(counts(milp), counts(greedy)), (seed, counts(milp), counts(greedy))
+        assert milp.summary["deadlines"]["kept"] <= milp.summary["deadlines"][
+            "keepable_at_most"]

@@ -131,10 +131,10 @@ def test_wall_clock_mode_says_it_is_not_reproducible(demo_case: Path, tmp_path: 
 
 def test_costs_far_too_low_let_the_wall_clock_stop_the_run(demo_case: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a machine far slower than the costs say (a thousand times, and refilling rounds of half
-    a second), the time limit still holds: the wall clock stops the steps, the plan written keeps
-    every rule, and summary.json says the run is not reproducible and which steps the clock
-    cut."""
+    """On a machine far slower than the costs say (a thousand times, and refilling rounds of a
+    second and a half), the time limit still holds: the wall clock stops the steps, the plan
+    written keeps every rule, and summary.json says the run is not reproducible and which steps
+    the clock cut."""
     import orplan.work
 
     for unit, cost in list(orplan.work.COSTS.items()):
@@ -142,7 +142,7 @@ def test_costs_far_too_low_let_the_wall_clock_stop_the_run(demo_case: Path, tmp_
     values = orplan.refill.session_values
 
     def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(0.5)
+        time.sleep(1.5)
         return values(*args, **kwargs)
 
     monkeypatch.setattr(orplan.refill, "session_values", slow)

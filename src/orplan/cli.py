@@ -496,7 +496,7 @@ def report_command(
 def generate(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the case to.")],
     profile: Annotated[str, typer.Option("--profile", "-p", help="Case size: tiny, small, "
-                                         "example, hospital or region.")] = "small",
+                                         "example, clinic, hospital or region.")] = "small",
     seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed (same seed, same "
                                       "case).")] = 1,
     patients: Annotated[int | None, typer.Option("--patients", min=1, help="Waitlist size "

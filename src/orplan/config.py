@@ -70,6 +70,29 @@ class DurationSettings:
     early_start: bool = True
 
 
+# The terms of the objective each priority tier name stands for (see PriorityPolicy).
+TIER_TERMS: dict[str, tuple[str, ...]] = {
+    "due": ("deadline_breach",),
+    "overdue": ("overdue",),
+    "others": ("unscheduled",),
+    "efficiency": ("waiting", "idle", "overtime", "open_sessions", "room_switches", "dropped",
+                   "moved_date", "moved_room"),
+}
+DEFAULT_TIERS: tuple[tuple[str, ...], ...] = (("due",), ("overdue",), ("others", "efficiency"))
+
+
+@dataclass(frozen=True)
+class PriorityPolicy:
+    """Clinical policy as ordered tiers (orplan.model.priority.tier_prices), highest first; each
+    tier names one or more of TIER_TERMS' groups. `tiers` empty: the [weights] as they are."""
+
+    tiers: tuple[tuple[str, ...], ...] = DEFAULT_TIERS
+    # days overdue after which an overdue patient's weight in the overdue tier stops growing
+    overdue_cap_days: float = 180.0
+    # weights of the urgency classes within the due and overdue tiers (default: the classes')
+    class_weight: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Config:
     horizon_start: dt.date | None = None  # default: first session date
@@ -85,6 +108,7 @@ class Config:
     weights: Weights = field(default_factory=Weights)
     solver: SolverSettings = field(default_factory=SolverSettings)
     durations: DurationSettings = field(default_factory=DurationSettings)
+    priority: PriorityPolicy = field(default_factory=PriorityPolicy)
 
 
 # Documented keys of orplan.toml: (section, key, description). The README lists these.
@@ -100,6 +124,13 @@ CONFIG_KEYS: list[tuple[str, str, str]] = [
      "(default none)"),
     ("urgency.<KEY>", "max_days / weight", "urgency classes (default A 14/8, B 60/4, C 180/2, "
      "D 365/1)"),
+    ("priority", "tiers", "ordered tiers of the objective, highest first, each a name or names "
+     "joined by + (due, overdue, others, efficiency); [] for the [weights] alone (default "
+     "[\"due\", \"overdue\", \"others+efficiency\"])"),
+    ("priority", "overdue_cap_days", "days overdue after which the overdue tier's weight stops "
+     "growing (default 180)"),
+    ("priority", "class_weight", "weights of the urgency classes within the due and overdue "
+     "tiers, e.g. {A = 8, B = 4} (default: the classes' weights)"),
     *[("weights", f.name, f"objective weight (default {f.default})") for f in fields(Weights)],
     *[("solver", f.name, f"solver setting (default {f.default})") for f in fields(SolverSettings)],
     *[("durations", f.name, f"duration uncertainty (default {f.default})")
@@ -160,10 +191,11 @@ def load_config(path: Path | None) -> Config:
     issues: list[Issue] = []
     config = Config()
     for section in raw:
-        if section not in ("horizon", "rules", "urgency", "weights", "solver", "durations"):
+        if section not in ("horizon", "rules", "urgency", "weights", "solver", "durations",
+                           "priority"):
             issues.append(Issue("config-unknown-key", file, None, section,
                                 f"unknown section [{section}]; known: horizon, rules, urgency, "
-                                "weights, solver, durations"))
+                                "weights, solver, durations, priority"))
     horizon = raw.get("horizon", {})
     start = horizon.get("start")
     if start is not None:
@@ -248,6 +280,73 @@ def load_config(path: Path | None) -> Config:
         durations=_coerce_section(DurationSettings, raw.get("durations", {}), "durations", file,
                                   issues),
     )
+    config = replace(config, priority=_priority(raw.get("priority", {}), config, file, issues))
     if issues:
         raise ConfigError(issues)
     return config
+
+
+def _priority(data: dict[str, Any], config: Config, file: str,
+              issues: list[Issue]) -> PriorityPolicy:
+    """The [priority] section: every tier name known and used once, class weights of defined
+    classes."""
+    policy = PriorityPolicy()
+    for key in sorted(set(data) - {"tiers", "overdue_cap_days", "class_weight"}):
+        issues.append(Issue("config-unknown-key", file, None, f"priority.{key}",
+                            f"unknown key 'priority.{key}'; known keys: class_weight, "
+                            "overdue_cap_days, tiers"))
+    if "tiers" in data:
+        value = data["tiers"]
+        names = ", ".join(TIER_TERMS)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            issues.append(Issue("config-type", file, None, "priority.tiers",
+                                "'priority.tiers' must be a list of tier names, highest first, "
+                                f"such as [\"due\", \"overdue\", \"others+efficiency\"] ({names})"))
+        else:
+            tiers = tuple(tuple(part.strip() for part in tier.split("+")) for tier in value)
+            used = [name for tier in tiers for name in tier]
+            unknown = [name for name in used if name not in TIER_TERMS]
+            for name in unknown:
+                issues.append(Issue("config-type", file, None, "priority.tiers",
+                                    f"unknown tier '{name}' in priority.tiers; known: {names}"))
+            twice = sorted({name for name in used if used.count(name) > 1})
+            for name in twice:
+                issues.append(Issue("config-type", file, None, "priority.tiers",
+                                    f"tier '{name}' appears more than once in priority.tiers"))
+            missing = [name for name in TIER_TERMS if name not in used]
+            if tiers and missing and not unknown:
+                issues.append(Issue("config-type", file, None, "priority.tiers",
+                                    f"priority.tiers leaves out {', '.join(missing)}: name every "
+                                    f"tier once ({names}), or [] to use the [weights] alone"))
+            if tiers and "efficiency" in used and "efficiency" not in tiers[-1]:
+                issues.append(Issue("config-type", file, None, "priority.tiers",
+                                    "'efficiency' must be in the last tier of priority.tiers (its"
+                                    " terms are priced by [weights])"))
+            policy = replace(policy, tiers=tiers)
+    if "overdue_cap_days" in data:
+        value = data["overdue_cap_days"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            issues.append(Issue("config-type", file, None, "priority.overdue_cap_days",
+                                "'priority.overdue_cap_days' must be a number > 0"))
+        else:
+            policy = replace(policy, overdue_cap_days=float(value))
+    if "class_weight" in data:
+        value = data["class_weight"]
+        if not isinstance(value, dict):
+            issues.append(Issue("config-type", file, None, "priority.class_weight",
+                                "'priority.class_weight' must be a table of class = weight, such"
+                                " as {A = 8, B = 4}"))
+        else:
+            weights: dict[str, float] = {}
+            for key, weight in value.items():
+                if key not in config.urgency:
+                    issues.append(Issue("config-type", file, None, f"priority.class_weight.{key}",
+                                        f"'{key}' in priority.class_weight is not a defined "
+                                        f"urgency class ({', '.join(config.urgency)})"))
+                elif isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+                    issues.append(Issue("config-type", file, None, f"priority.class_weight.{key}",
+                                        f"'priority.class_weight.{key}' must be a number > 0"))
+                else:
+                    weights[str(key)] = float(weight)
+            policy = replace(policy, class_weight=weights)
+    return policy

@@ -16,7 +16,8 @@ Shapes, and where they come from:
   per 12 rooms and a mobile C-arm per 3 rooms at each site; ward beds 3 per room per day.
   `region`: three such hospitals (15 sites), two weeks (10 working days), 900 surgeons, 42,000
   patients. orplan has no notion of a hospital, so in a region a named surgeon may be planned
-  at any site; patients with a `site` are bound to it.
+  at any site; patients with a `site` are bound to it. `clinic`: one site with 4 rooms over four
+  weeks, 300 patients of whom about a third are mandatory, an opening cost of 500 per session.
 - Split lists (`split_lists`, a share of full room-days): a morning list 08:00-11:45 and an
   afternoon list 12:15-15:30 of another specialty in the same room, as many hospitals run them;
   the 30 minutes between them are the turnover, so the morning list may not run over.
@@ -106,6 +107,8 @@ class Profile:
     surgeons_per_specialty: int
     shares: tuple[tuple[str, float], ...] = tuple(SPECIALTY_SHARE.items())
     start: dt.date = dt.date(2026, 11, 30)  # a Monday
+    mandatory: float = 0.01  # share of patients that must be operated within the horizon
+    open_cost: float | None = None  # each session's open_cost (blank: the config's default)
 
     def dates(self) -> list[dt.date]:
         days: list[dt.date] = []
@@ -124,6 +127,9 @@ PROFILES = {
     "example": Profile((("NORTH", 6), ("SOUTH", 4)), 5, 600, 5),
     # one week of a whole hospital: 5 sites, 90 rooms a day, 15 specialties, 300 surgeons
     "hospital": Profile(HOSPITAL_SITES, 5, 12_000, 20, tuple(HOSPITAL_SHARE.items())),
+    # one site, four rooms, four weeks: a third of the patients mandatory, a cost for every
+    # session opened (consolidation matters), surgeons with daily limits
+    "clinic": Profile((("CLINIC", 4),), 20, 300, 3, mandatory=0.3, open_cost=500.0),
     # three such hospitals, two weeks
     "region": Profile(tuple((f"H{h}-{site}", rooms) for h in (1, 2, 3)
                             for site, rooms in HOSPITAL_SITES), 10, 42_000, 60,
@@ -165,6 +171,8 @@ def generate_case(profile_name: str, seed: int, patients: int | None = None,
                                      "start": "08:00", "end": end, "specialty": specialty,
                                      "equipment": installed})
     sessions = pd.DataFrame(session_rows)
+    if profile.open_cost is not None:
+        sessions["open_cost"] = profile.open_cost
     if split_lists > 0:
         sessions = _split_lists(sessions, split_lists, specialties, shares,
                                 np.random.default_rng([seed, 2]))
@@ -221,7 +229,7 @@ def generate_case(profile_name: str, seed: int, patients: int | None = None,
             "referral_date": referral.date().isoformat(),
             "earliest_date": str(earliest),
             "deadline": str(deadline),
-            "mandatory": "true" if rng.random() < 0.01 else "",
+            "mandatory": "true" if rng.random() < profile.mandatory else "",
             "site": site,
             "equipment": procedure.equipment,
             "los_days": los,

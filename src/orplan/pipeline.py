@@ -20,7 +20,8 @@ import pandas as pd
 from orplan import __version__
 from orplan.case import Case
 from orplan.clock import hhmm
-from orplan.config import Config
+from orplan.config import TIER_TERMS, Config
+from orplan.dominance import clinical_counts, dominates, level_with, planner_fill
 from orplan.durations import DurationPlan
 from orplan.greedy import (
     fill_previous,
@@ -31,6 +32,7 @@ from orplan.greedy import (
 )
 from orplan.io.write import Format, write_outputs
 from orplan.issues import Issue, has_errors
+from orplan.keepable import Keepable, keepable_deadlines
 from orplan.model.build import planning_data
 from orplan.model.common import PlanningData
 from orplan.plan import TimedPlan, empty_plan, sequence
@@ -155,11 +157,13 @@ def greedy_stage(data: PlanningData, priced: bool = False,
 
 
 def solve_stage(case: Case, deadline: float, options: SolveOptions,
-                start: np.ndarray | None = None, budget: float | None = None) -> SolveResult:
+                start: np.ndarray | None = None, budget: float | None = None,
+                floors: dict[str, int] | None = None,
+                floor_start: np.ndarray | None = None) -> SolveResult:
     settings = SolverSettings(options.gap, options.threads, options.seed,
                               str(options.solver_log) if options.solver_log else None,
                               options.verbose, deterministic=options.deterministic,
-                              budget=budget)
+                              budget=budget, floors=floors, floor_start=floor_start)
     if options.isolate:
         return solve_isolated(case, deadline, settings, start=start)
     return build_and_solve(case, deadline, settings, start)
@@ -254,6 +258,44 @@ TIMING_S_PER_SESSION = 2e-3
 # than the reference still keeps its plan reproducible (demo week at 60 s without it: 56 s wall,
 # its monolithic MILP's nodes 20 % longer than counted).
 SAFETY_SHARE = 0.05
+# the planner's rule and its filled plan (orplan.greedy), per eligible pair
+PLANNER_S_PER_PAIR = 1.5e-6
+
+
+# Seconds at most for the keepable deadlines' bound (orplan.keepable): this share of the limit,
+# at most the cap (its node limit usually ends it sooner: hospital week ~N s)
+KEEPABLE_SHARE = 0.03
+KEEPABLE_CAP_S = 3.0
+
+
+def keepable_seconds(time_limit: float) -> float:
+    return min(KEEPABLE_CAP_S, KEEPABLE_SHARE * time_limit)
+
+
+def tier_summary(data: PlanningData, terms: dict[str, dict[str, float]],
+                 keepable: Keepable) -> list[dict[str, Any]]:
+    """summary.json `tiers`: per priority tier, highest first, its terms, scale (the price of one
+    unit of its weight, orplan.model.priority.tier_prices), cost in the written plan, and for
+    the due tier a bound from the keepable deadlines (its cost is at least that of leaving out
+    all but the most valuable `keepable_at_most` due patients) and the gap to it."""
+    config = data.case.config
+    if not config.priority.tiers:
+        return []
+    scales = data.priority.attrs.get("tier_scales", {})
+    out: list[dict[str, Any]] = []
+    for tier in config.priority.tiers:
+        names = [term for name in tier for term in TIER_TERMS[name]]
+        cost = sum(terms.get(term, {}).get("value", 0.0) for term in names)
+        entry: dict[str, Any] = {"name": "+".join(tier), "terms": names,
+                                 "scale": scales.get(tier[0]), "cost": round(cost, 3),
+                                 "bound": None, "gap": None}
+        if tier == ("due",):
+            prices = np.sort(data.priority["breach_cost"].to_numpy(dtype=float))[::-1]
+            bound = float(prices[keepable.at_most:].sum())
+            entry["bound"] = round(bound, 3)
+            entry["gap"] = plan_gap(cost, bound)
+        out.append(entry)
+    return out
 
 
 def solver_budget(time_limit: float, pairs: int, sessions: int, extras: float = 0.0) -> float:
@@ -264,7 +306,12 @@ def solver_budget(time_limit: float, pairs: int, sessions: int, extras: float = 
     reserve = max(WRITE_RESERVE_S, WRITE_RESERVE_SHARE * time_limit,
                   WRITE_RESERVE_TIMINGS * timing) + extras
     setup = SETUP_S + CHILD_S + (SETUP_S_PER_PAIR + CHILD_S_PER_PAIR) * pairs
-    return max(0.5, (1.0 - SAFETY_SHARE) * time_limit - setup - timing - reserve - GRACE_S)
+    # the planner's rule and its filled plan, timed, before the solver (like the start plan),
+    # and the plans levelled with it after
+    # (only the planner's plan needs list scheduling: the others are timed as they are built)
+    planner = (2 + MAX_LEVELLED) * PLANNER_S_PER_PAIR * pairs + timing
+    return max(0.5, (1.0 - SAFETY_SHARE) * time_limit - setup - timing - reserve - GRACE_S
+               - keepable_seconds(time_limit) - planner)
 
 
 def peak_memory_mb() -> dict[str, float]:
@@ -284,30 +331,89 @@ def plan_objective(data: PlanningData, timed: TimedPlan) -> float:
                                timed.plan).values())
 
 
-def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
+PLANNER = "planner's rule"
+# plans behind the planner's rule that are levelled with it (best first), at most
+MAX_LEVELLED = 3
+
+
+def plan_terms(data: PlanningData, timed: TimedPlan) -> dict[str, float]:
+    """Every objective term of a timed plan (orplan.reports.kpi)."""
+    stats = session_report(data.case, data.sessions, timed.plan)
+    return objective_terms(data.case, data.priority, data.sessions, stats, timed.plan)
+
+
+def tier_costs(config: Config, terms: dict[str, float]) -> list[float]:
+    """The objective split by the priority tiers, highest first ([priority] tiers); one figure,
+    the whole objective, without tiers."""
+    if not config.priority.tiers:
+        return [sum(terms.values())]
+    return [sum(terms.get(term, 0.0) for name in tier for term in TIER_TERMS[name])
+            for tier in config.priority.tiers]
+
+
+def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]],
+                     reference: str | None = None, deadline: float | None = None
                      ) -> tuple[str, TimedPlan, list[dict[str, Any]]]:
-    """The best candidate plan that keeps every rule: candidates are taken by objective (the
-    solver's plan wins ties: its status then stands); each is checked by orplan.verify before it
-    is chosen, and one that breaks a rule is repaired (orplan.repair: its cases at fault given
-    up) and goes back in line at its new objective, or is dropped when no repair is found. With
-    no candidate left, the empty plan (everyone left out) is written. Also returns, per
-    candidate, its objective, whether it was checked and how many cases its repair gave up
-    (summary.json `candidates`)."""
+    """The best candidate plan that keeps every rule and is never behind the planner's rule.
+
+    Candidates are taken by their tier costs, highest tier first ([priority] tiers; without
+    tiers, by objective), the solver's plan winning ties (its status then stands). Each is checked
+    by orplan.verify before it is chosen; one that breaks a rule is repaired (orplan.repair: its
+    cases at fault given up) and goes back in line at its new costs, or is dropped when no repair
+    is found. With `reference` (the name of the planner's rule's candidate), a plan that keeps
+    fewer deadlines due in the horizon, or plans fewer patients of some urgency class among
+    those due or overdue, is passed over (the planner's plan itself never is), and the best
+    MAX_LEVELLED such plans are levelled with the planner's (orplan.dominance.level_with) and go
+    back in line, until `deadline` (time.time()). With no candidate
+    left, the empty plan (everyone left out) is written. Also returns, per candidate, its
+    objective and tier costs, whether it was checked, kept every rule, how many cases its repair
+    gave up, and whether it is behind the planner's rule (summary.json `candidates`)."""
     import heapq
 
+    config = data.case.config
     keep_value = leave_out_price(data.priority)
     about: list[dict[str, Any]] = []
-    line: list[tuple[float, bool, int, bool]] = []
+    line: list[tuple[tuple[float, ...], bool, int, bool]] = []
     plans: dict[int, TimedPlan] = {}
+    floor: dict[str, int] | None = None
+    if reference is not None:
+        floor = clinical_counts(data, dict(candidates)[reference].plan)
+
+    def score(timed: TimedPlan, into: dict[str, Any]) -> tuple[float, ...]:
+        terms = plan_terms(data, timed)
+        into["objective"] = round(sum(terms.values()), 6)
+        into["tiers"] = [round(c, 3) for c in tier_costs(config, terms)]
+        if floor is not None:
+            into["behind_planners_rule"] = not dominates(clinical_counts(data, timed.plan), floor)
+        return tuple(into["tiers"])
+
     for i, (name, timed) in enumerate(candidates):
-        objective = round(plan_objective(data, timed), 6)
-        about.append({"name": name, "objective": objective, "checked": False, "repaired": 0,
-                      "valid": None})
+        about.append({"name": name, "checked": False, "valid": None, "repaired": 0})
         plans[i] = timed
-        line.append((objective, name != "solver", i, False))
+        line.append((score(timed, about[i]), name != "solver", i, False))
     heapq.heapify(line)
+    candidates = list(candidates)
+    levelled = 0
+    chain = set(range(len(candidates)))  # which behind plans may be levelled next
     while line:
-        objective, _, i, checked = heapq.heappop(line)
+        _, _, i, checked = heapq.heappop(line)
+        if about[i].get("behind_planners_rule") and candidates[i][0] != reference:
+            # the best plans behind the planner's rule, levelled with it (orplan.dominance)
+            # the best plan behind it, then its levelled plan while that is still behind
+            if reference is not None and levelled < MAX_LEVELLED and i in chain and (
+                    deadline is None or time.time() < deadline):
+                levelled += 1
+                chosen, starts = level_with(data, plans[i], dict(candidates)[reference])
+                j = len(candidates)
+                candidates.append((f"{candidates[i][0]} levelled", extract_stage(
+                    data, chosen, starts=starts)))
+                plans[j] = candidates[j][1]
+                about.append({"name": candidates[j][0], "checked": False, "valid": None,
+                              "repaired": 0})
+                heapq.heappush(line, (score(plans[j], about[j]), True, j, False))
+                chain = {j}
+            chain.discard(i)
+            continue
         if checked:
             return candidates[i][0], plans[i], about
         fixed, violations, taken = repair(data.case, plans[i], keep_value)
@@ -318,9 +424,11 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
         if taken == 0:
             return candidates[i][0], fixed, about
         plans[i] = fixed
-        about[i]["objective_repaired"] = round(plan_objective(data, fixed), 6)
-        heapq.heappush(line, (about[i]["objective_repaired"], candidates[i][0] != "solver", i,
-                              True))
+        repaired: dict[str, Any] = {}
+        heapq.heappush(line, (score(fixed, repaired), candidates[i][0] != "solver", i, True))
+        about[i].update({f"{key}_repaired": value for key, value in repaired.items()})
+        if "behind_planners_rule_repaired" in about[i]:
+            about[i]["behind_planners_rule"] = about[i].pop("behind_planners_rule_repaired")
     return "empty", TimedPlan(empty_plan(), []), about
 
 
@@ -352,6 +460,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         case = planning_case(case, risk)
     data = planning_data(case)
     t = lap("prepare", t)
+    keepable = keepable_deadlines(data, keepable_seconds(options.time_limit), options.seed)
+    t = lap("keepable", t)
     # the planner's rule has no time-limited step: always reproducible
     reproducible, work = True, {}
     tried: list[dict[str, Any]] = []
@@ -366,6 +476,12 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         timing = time.perf_counter()
         start_timed = extract_stage(data, start_plan.chosen, starts=start_plan.starts.get("chosen"))
         timing = time.perf_counter() - timing
+        # The planner's rule: the plan never written if it is behind it (choose_candidate), and
+        # that plan's due and overdue patients kept where it put them, the rest of the time
+        # filled by the optimiser's greedy rule (a plan that is never behind it, by construction)
+        planner_timed = extract_stage(data, greedy_stage(data).chosen)
+        filled, filled_starts = planner_fill(data, planner_timed)
+        planner_filled = extract_stage(data, filled, starts=filled_starts)
         t = lap("start_plan", t)
         extras = len(case.waitlist) / 1000 * (
             REPORT_S_PER_1000 * options.report + WORKBOOK_S_PER_1000 * options.workbook)
@@ -375,7 +491,11 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         # when deterministic, the solver's counted seconds (orplan.work): the same share of the
         # time limit, from estimates of the steps around it instead of their measured times
         budget = solver_budget(options.time_limit, len(data.pairs), len(data.sessions), extras)
-        result = solve_stage(case, deadline, options, start_plan.chosen, budget)
+        # with the default policy (priority tiers), never behind the planner's rule
+        tiered = bool(case.config.priority.tiers)
+        floors = clinical_counts(data, planner_timed.plan) if tiered else None
+        result = solve_stage(case, deadline, options, start_plan.chosen, budget, floors,
+                             filled if tiered else None)
         t = lap("solve", t)
         # the child's build time is part of the solve stage's wall time; report it on its own
         solve_wall = times.pop("solve")
@@ -404,6 +524,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                 continue
             candidates.append((name, extract_stage(data, mask, finish_by, starts)))
         candidates.append(("greedy start", start_timed))
+        candidates.append((PLANNER, planner_timed))
+        candidates.append(("planner's rule filled", planner_filled))
         previous = previous_candidate(data)
         if previous is not None:  # keeping last night's plan is always a candidate
             candidates.append(("previous plan", extract_stage(data, previous[0], finish_by,
@@ -415,7 +537,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                                                                      starts)))
         if any(timed.cut for _, timed in candidates):
             cut.append("timing")
-        source, timed, tried = choose_candidate(data, candidates)
+        source, timed, tried = choose_candidate(data, candidates,
+                                                PLANNER if tiered else None, finish_by)
         if source != "solver":
             bounded = result.report.best_bound is not None
             result.report = dataclasses.replace(
@@ -464,6 +587,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         "model_gap": report.gap,
         "plan_source": source,
         "candidates": tried,
+        "deadlines": {**keepable.summary(), "kept": summary["kpis"]["deadline_kept"]},
+        "tiers": tier_summary(data, summary["terms"], keepable),
         "reproducible": reproducible,
         "work": work,
         "plan_repairs": len(timed.dropped),

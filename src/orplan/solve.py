@@ -65,6 +65,10 @@ class SolverSettings:
     # Hand HiGHS the priced greedy plan as a start. Off: on the demo week it made the 60 s plan
     # worse (gap 9.5 % against 7.1 % without); the pipeline keeps the better plan instead.
     warm_start: bool = False
+    # never behind the planner's rule (orplan.model.floors): rows of the monolithic MILP
+    floors: dict[str, int] | None = None
+    # a plan that meets the floors (mask over the eligible pairs), the monolithic MILP's start
+    floor_start: np.ndarray | None = None
 
 
 @dataclass
@@ -276,14 +280,19 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
         return SolveResult(report, None, 0.0, pattern_s, size, alternatives, starts,
                            pattern_figures)
     built_at = time.perf_counter()
-    model = build_model(case)
+    model = build_model(case, floors=settings.floors)
     work.charge("monolithic MILP", ("milp_build_pair", len(data.pairs)))
-    if settings.warm_start:
+    warm_start = settings.warm_start
+    if settings.floors and settings.floor_start is not None:
+        # with floors the empty plan is no solution: start from one that meets them
+        set_start(model, settings.floor_start)
+        warm_start = True
+    elif settings.warm_start:
         set_start(model, greedy_assignment(model, order))
     built = time.perf_counter()
     report = solve_model(model, work.left(), settings.gap, settings.threads,
                          settings.seed, settings.log_path, settings.verbose,
-                         warm_start=settings.warm_start, work=work, stage="monolithic MILP",
+                         warm_start=warm_start, work=work, stage="monolithic MILP",
                          root_seconds=root_seconds)
     pattern_figures["work"] = work.figures()
     chosen = None if report.status is Status.NO_PLAN else chosen_pairs(model)
@@ -391,12 +400,21 @@ def solve_model(model: Model, time_limit: float, gap: float, threads: int, seed:
         options["parallel"] = "on"
     seconds = float(time_limit)
     if work is not None and work.deterministic:
-        options["mip_max_nodes"] = max(0, int((seconds - root_seconds) / COSTS["mip_node"]))
+        node = COSTS["mip_node_row"] * max(1, model.problem.numConstraints())
+        options["mip_max_nodes"] = max(0, int((seconds - root_seconds) / node))
         # past twice its share the wall clock stops it (the run then is not reproducible)
         seconds = min(work.wall_left(), 2.0 * seconds + 2.0)
     if max_improving is not None:
         options["mip_max_improving_sols"] = int(max_improving)
-    solver = pulp.HiGHS(msg=verbose, gapRel=gap, threads=int(threads),
+    gap_abs = None
+    if model.case.config.priority.tiers:
+        # per tier: the gap of the last tier, not of the whole objective (see
+        # orplan.model.priority.lowest_tier_reference)
+        from orplan.model.priority import lowest_tier_reference
+
+        gap_abs = gap * lowest_tier_reference(model.case, model.priority, model.sessions)
+        gap = 0.0
+    solver = pulp.HiGHS(msg=verbose, gapRel=gap, gapAbs=gap_abs, threads=int(threads),
                         timeLimit=max(1.0, seconds), logPath=log_path,
                         warmStart=warm_start, **options)
     started = time.perf_counter()

@@ -72,10 +72,11 @@ COSTS = {
     # part, and a part per row of the MILP
     "mip_iteration": 8.4e-5,
     "mip_row": 6.3e-8,
-    # a branch-and-bound node of HiGHS after the root, for a deterministic MILP's node limit
-    # (demo week: 3 nodes in 24-29 s, most of it strong branching); not charged: the nodes' time
-    # is counted in their iterations
-    "mip_node": 10.0,
+    # a branch-and-bound node of HiGHS after the root, per row of the MILP, for a deterministic
+    # MILP's node limit (demo week: 3 nodes in 24-29 s, most of it strong branching, 11,895 rows:
+    # 10 s a node; a small case's nodes cost as much less); not charged: the nodes' time is
+    # counted in their iterations
+    "mip_node_row": 8.4e-4,
 }
 
 Units = tuple[tuple[str, float], ...]

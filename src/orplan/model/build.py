@@ -11,6 +11,7 @@ from orplan.model.beds import define_bed_constraints
 from orplan.model.capacity import define_capacity_constraints, define_session_variables
 from orplan.model.common import Model, PlanningData, binaries
 from orplan.model.equipment import define_equipment_constraints
+from orplan.model.floors import define_planner_floors
 from orplan.model.objective import define_objective
 from orplan.model.pairs import eligibility, pair_details
 from orplan.model.priority import patient_priority
@@ -29,9 +30,11 @@ def planning_data(case: Case) -> PlanningData:
 
 
 def build_model(case: Case, data: PlanningData | None = None,
-                keep: np.ndarray | None = None) -> Model:
+                keep: np.ndarray | None = None, floors: dict[str, int] | None = None) -> Model:
     """The MILP over all eligible pairs, or over the pairs of `keep` (a mask over data.pairs: a
-    restricted model, whose plans are plans of the full model but whose bound is not a bound)."""
+    restricted model, whose plans are plans of the full model but whose bound is not a bound).
+    `floors`: never behind the planner's rule's plan (orplan.model.floors; over all pairs only,
+    where that plan is a solution)."""
     if data is None:
         data = planning_data(case)
     selected = data.pairs if keep is None else data.pairs.loc[keep].reset_index(drop=True)
@@ -47,5 +50,6 @@ def build_model(case: Case, data: PlanningData | None = None,
     define_room_switch_constraints(model)
     define_equipment_constraints(model)
     define_bed_constraints(model)
+    define_planner_floors(model, floors)
     define_objective(model)
     return model

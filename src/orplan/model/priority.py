@@ -5,6 +5,9 @@ evaluation.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -46,13 +49,15 @@ def patient_priority(case: Case) -> pd.DataFrame:
     in_horizon = deadline.notna() & (deadline >= start) & (deadline <= end)
     mandatory = waitlist["mandatory"].astype(bool)
     breach_date = deadline.where(in_horizon, pd.NaT)
-    breach_date = breach_date.where(~(mandatory & ~in_horizon & ~(deadline < start)), end)
+    # a mandatory patient is due by the horizon's end unless their deadline falls in it (an
+    # overdue mandatory patient too: mandatory means planned within the horizon)
+    breach_date = breach_date.where(~(mandatory & ~in_horizon), end)
     deadline_in_horizon = breach_date.notna()
     overdue_days = (start - deadline).dt.days.fillna(0).clip(lower=0)
     ready_date = waitlist["earliest_date"].where(waitlist["earliest_date"] > start, start)
     ready_date = ready_date.fillna(start)
     booking = _bookings(case)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "patient_id": waitlist["patient_id"],
         "urgency_weight": urgency_weight,
         "max_days": max_days,
@@ -72,6 +77,114 @@ def patient_priority(case: Case) -> pd.DataFrame:
         "pin": booking["pin"].to_numpy(),
         "drop_cost": weights.drop_booked * booking["weight"].to_numpy(),
     })
+    frame["overdue_days"] = frame["overdue_days"].where(~frame["deadline_in_horizon"], 0.0)
+    if config.priority.tiers:
+        prices = tier_prices(case, frame)
+        frame["breach_cost"] = prices.due
+        frame["overdue_cost"] = prices.overdue
+        frame["leave_out_cost"] = prices.others
+        frame.attrs["tier_scales"] = prices.scales
+    return frame
+
+
+@dataclass(frozen=True)
+class TierPrices:
+    """Per patient: the price of each tier's term (same order as the waitlist); per tier: its
+    scale (price per unit of the tier's own weight) and the tier's members' weights."""
+
+    due: np.ndarray
+    overdue: np.ndarray
+    others: np.ndarray
+    scales: dict[str, float]
+    exchange: int
+
+
+def tier_values(case: Case, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per patient, what planning them (on time) is worth in each tier, unscaled: `due` the
+    class weight of a due patient (deadline in the horizon, or mandatory); `overdue` the class
+    weight times 1 + half the days overdue over the cap, at most (class first, then days
+    overdue); `others` the [weights] price of leaving them out (unscheduled x priority);
+    `efficiency` the price of dropping their booking (the rest of that tier is per session)."""
+    policy = case.config.priority
+    urgency = case.waitlist["urgency"].to_numpy()
+    base = frame["urgency_weight"].to_numpy(dtype=float)
+    class_weight = np.array([policy.class_weight.get(u, w) for u, w in zip(urgency, base,
+                                                                               strict=True)])
+    due = frame["deadline_in_horizon"].to_numpy(dtype=bool)
+    days = frame["overdue_days"].to_numpy(dtype=float)
+    overdue = (days > 0) & ~due
+    growth = 1.0 + 0.5 * np.minimum(days, policy.overdue_cap_days) / policy.overdue_cap_days
+    return {"due": np.where(due, class_weight, 0.0),
+            "overdue": np.where(overdue, class_weight * growth, 0.0),
+            "others": frame["leave_out_cost"].to_numpy(dtype=float),
+            "efficiency": frame["drop_cost"].to_numpy(dtype=float)}
+
+
+def exchange_count(case: Case) -> int:
+    """The most cases that making room for one case can displace: in its session, cases of the
+    shortest length filling the longest case's minutes with their turnovers, and one a day in a
+    ward over its stay (the exchange argument behind tier_prices)."""
+    minutes = case.waitlist["duration_min"].to_numpy(dtype=float)
+    minutes = minutes[np.isfinite(minutes) & (minutes > 0)]
+    if not len(minutes):
+        return 1
+    turnover = case.config.turnover_min
+    los = case.waitlist["los_days"].to_numpy(dtype=float)
+    longest_stay = int(np.nanmax(los)) if np.isfinite(los).any() else 0
+    return int(math.ceil((minutes.max() + turnover) / (minutes.min() + turnover))) + longest_stay
+
+
+def session_swing(case: Case, frame: pd.DataFrame) -> float:
+    """The most a case changes the efficiency tier on its own: its session's allowed overtime,
+    opening cost and a surgeon's room switch, its own waiting to the horizon's end, and a
+    displaced booking moved to another date."""
+    weights = case.config.weights
+    sessions = case.sessions
+    overtime = sessions["max_overtime_min"].fillna(case.config.max_overtime_min).max()
+    open_cost = sessions["open_cost"].fillna(weights.open_session).max()
+    urgency = frame["urgency_weight"].max() if len(frame) else 1.0
+    return float(weights.overtime_min * max(overtime, 0.0) + max(open_cost, 0.0)
+                 + weights.room_switch + weights.waiting_day * urgency * case.horizon_days
+                 + weights.move_date)
+
+
+def tier_prices(case: Case, frame: pd.DataFrame) -> TierPrices:
+    """Prices derived from the ordered tiers ([priority] tiers): the last tier keeps the
+    [weights]; each tier above is scaled so that one unit of its weight is worth more than what
+    `exchange_count` cases of the tiers below can be worth, each at its most (among the
+    patients with no weight in this tier or above), plus the efficiency a case can change
+    (`session_swing`). So no exchange of cases that makes room for a higher tier's patient can
+    pay for itself in a lower tier."""
+    tiers = case.config.priority.tiers
+    values = tier_values(case, frame)
+    exchange = exchange_count(case)
+    swing = session_swing(case, frame)
+    scales: dict[str, float] = {}
+    n = len(frame)
+    lower = np.zeros(n)  # per patient: their worth in the tiers below, scaled
+    efficiency_below = False
+    for position in range(len(tiers) - 1, -1, -1):
+        tier = tiers[position]
+        own = sum((values[name] for name in tier), np.zeros(n))
+        if position == len(tiers) - 1:
+            scale = 1.0
+        else:
+            # patients with no weight in this tier or above can be displaced for its patients
+            above = sum((values[name] for t in tiers[:position + 1] for name in t
+                         if name in ("due", "overdue")), np.zeros(n))
+            free = above <= 0
+            worth = float(lower[free].max()) if free.any() else 0.0
+            positive = own[own > 0]
+            unit = float(positive.min()) if len(positive) else 1.0
+            scale = max(1.0, exchange * (worth + (swing if efficiency_below else 0.0)) / unit)
+        for name in tier:
+            scales[name] = scale
+        lower = lower + scale * own
+        efficiency_below = efficiency_below or "efficiency" in tier
+    return TierPrices(due=scales["due"] * values["due"],
+                      overdue=scales["overdue"] * values["overdue"],
+                      others=scales["others"] * values["others"], scales=scales,
+                      exchange=exchange)
 
 
 def _bookings(case: Case) -> pd.DataFrame:
@@ -135,3 +248,17 @@ def pair_gain(priority: pd.DataFrame, p: np.ndarray, dates: np.ndarray, weights:
     breach = priority["breach_cost"].to_numpy()[p] * on_time(priority, p, dates)
     return (leave_out + breach - waiting_cost(priority, p, dates, weights.waiting_day)
             - change_cost(priority, p, session_ids, dates, weights.move_date, weights.move_room))
+
+
+def lowest_tier_reference(case: Case, priority: pd.DataFrame, sessions: pd.DataFrame) -> float:
+    """The last priority tier's cost when nobody is planned and every session idles: with tiers,
+    MILPs stop at an absolute gap of their relative gap times this (a relative gap of the whole
+    objective, which the higher tiers' prices dominate, would leave the last tier unsolved)."""
+    last = case.config.priority.tiers[-1] if case.config.priority.tiers else ()
+    total = 0.0
+    if "others" in last:
+        total += float(priority["leave_out_cost"].sum())
+    if "efficiency" in last:
+        total += float(case.config.weights.idle_min * sessions["capacity"].sum())
+        total += float(priority["drop_cost"].sum())
+    return max(total, 1.0)

@@ -1,0 +1,68 @@
+"""How many of the deadlines due in the horizon can be kept at all: a valid upper bound.
+
+The MILP over the due patients alone and their sessions on or before the date to keep (every
+other patient left out, so none competes for the time), with the model's rules (capacity with
+turnover and allowed overtime, surgeon-day limits and overlaps, mobile equipment, ward beds),
+maximising the number kept. Any plan's kept deadlines are a solution of it, so its best bound is
+an upper bound on what any plan can keep; when it is solved to optimality the figure is exact for
+those rules (timing details such as first/last-case hints aside). HiGHS stops it by a node
+limit, so the figure does not depend on the machine, and by a short time limit as a safeguard.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pulp
+
+from orplan.model.build import build_model
+from orplan.model.common import PlanningData, expression
+from orplan.model.priority import on_time
+
+MAX_NODES = 200
+
+
+@dataclass(frozen=True)
+class Keepable:
+    due: int  # patients due in the horizon
+    at_most: int  # no plan keeps more of their deadlines
+    found: int  # a plan of the due patients alone keeps this many (under the model's rules)
+    exact: bool  # at_most == found: proven
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        return {"due": self.due, "keepable_at_most": self.at_most, "found": self.found,
+                "exact": self.exact, "seconds": round(self.seconds, 3)}
+
+
+def keepable_deadlines(data: PlanningData, seconds: float, seed: int = 0) -> Keepable:
+    """The bound above, within `seconds` (and MAX_NODES nodes)."""
+    started = time.perf_counter()
+    priority = data.priority
+    due = priority["deadline_in_horizon"].to_numpy(dtype=bool)
+    p = data.pairs["p"].to_numpy()
+    dates = data.sessions["date"].to_numpy()[data.pairs["s"].to_numpy()]
+    keep = due[p] & on_time(priority, p, dates)
+    n_due = int(due.sum())
+    # a due patient with no session on or before the date to keep cannot keep it
+    reachable = int(len(np.unique(p[keep])))
+    if not keep.any():
+        return Keepable(n_due, 0, 0, True, time.perf_counter() - started)
+    model = build_model(data.case, data, keep)
+    x = model.pairs["x"].to_numpy()
+    model.problem.setObjective(expression(x, -np.ones(len(x))))
+    solver = pulp.HiGHS(msg=False, gapRel=0.0, threads=1, timeLimit=max(0.5, seconds),
+                        random_seed=int(seed), mip_max_nodes=MAX_NODES)
+    stats = model.problem.solve(solver)
+    found = (int(round(-stats.objective)) if stats.has_solution and stats.objective is not None
+             else 0)
+    bound = stats.best_bound
+    at_most = reachable
+    if bound is not None and math.isfinite(bound):
+        at_most = min(reachable, int(math.floor(-bound + 1e-6)))
+    at_most = max(at_most, found)
+    return Keepable(n_due, at_most, found, at_most == found, time.perf_counter() - started)
