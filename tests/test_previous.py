@@ -252,7 +252,10 @@ def test_the_previous_plan_is_kept_when_the_solver_finds_nothing_better(tmp_path
     from orplan.generate import generate_case, write_case
 
     tables, config = generate_case("small", 7)
-    write_case(tmp_path / "case", tables, config)
+    # with the [weights] alone: with priority tiers, a previous plan that the planner's rule
+    # (which takes the bookings first) beats in some urgency class is levelled with it, see
+    # test_a_previous_plan_behind_the_planners_rule_is_levelled
+    write_case(tmp_path / "case", tables, config + "\n[priority]\ntiers = []\n")
     first = solve(tmp_path / "case", tmp_path / "first", time_limit=15, gap=0.0)
     (tmp_path / "first" / "plan.csv").replace(tmp_path / "case" / "previous_plan.csv")
 
@@ -296,3 +299,28 @@ def test_the_previous_plan_filled_takes_new_urgent_patients(tmp_path, monkeypatc
     assert {p: now.get(p) for p in kept} == kept
     assert "NEW-URGENT" in now
     assert again.summary["changes"]["confirmed_dropped"] == 1  # the one who left
+
+
+def test_a_previous_plan_behind_the_planners_rule_is_levelled(tmp_path, monkeypatch):
+    """With the default priority tiers the plan written is never behind the planner's rule, also
+    when last night's plan is: here the planner's rule, taking the bookings first, plans one
+    more class-A patient due or overdue, and the previous plan is levelled with it."""
+    from orplan import pipeline
+    from orplan.dominance import clinical_counts, dominates
+    from orplan.generate import generate_case, write_case
+    from orplan.model.build import planning_data
+
+    tables, config = generate_case("small", 7)
+    write_case(tmp_path / "case", tables, config)
+    solve(tmp_path / "case", tmp_path / "first", time_limit=15, gap=0.0)
+    (tmp_path / "first" / "plan.csv").replace(tmp_path / "case" / "previous_plan.csv")
+    monkeypatch.setattr(pipeline, "solve_stage", _no_plan)
+    again = solve(tmp_path / "case", tmp_path / "again")
+    behind = {c["name"]: c.get("behind_planners_rule") for c in again.summary["candidates"]}
+    assert behind["previous plan"] is True and behind["planner's rule"] is False
+    assert again.summary["plan_source"].startswith("previous plan levelled")
+    data = planning_data(again.case)
+    greedy = pipeline.extract_stage(data, pipeline.greedy_stage(data).chosen)
+    written = again.tables["plan"].assign(date=lambda f: pd.to_datetime(f["date"]))
+    assert dominates(clinical_counts(data, written), clinical_counts(data, greedy.plan))
+    assert again.violations == []

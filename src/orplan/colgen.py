@@ -34,7 +34,7 @@ from orplan.model.bound import (
     relaxation,
     session_values,
 )
-from orplan.model.common import PlanningData
+from orplan.model.common import PlanningData, objective_scale
 from orplan.model.compact import CompactResult
 from orplan.work import Work
 
@@ -70,6 +70,10 @@ class _Master:
         for option, value in (("output_flag", False), ("threads", int(threads)),
                               ("random_seed", int(seed))):
             self.highs.setOptionValue(option, value)
+        # a pattern costs about what its patients gain (orplan.model.common.objective_scale)
+        scale = objective_scale(float(np.abs(rel.gain).max()) if len(rel.gain) else 0.0)
+        if scale:
+            self.highs.setOptionValue("user_objective_scale", scale)
         # small masters solve faster by warm dual simplex (demo week: root in 4 s against 8 s)
         self.interior(len(rel.p) > INTERIOR_FROM_PAIRS)
         self.rhs = np.concatenate([np.ones(n_sessions + rel.n_patients), rel.link_rhs,

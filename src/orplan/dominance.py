@@ -8,7 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from orplan.greedy import fill_previous, greedy_order, priced_order, priced_plan
+from orplan.greedy import (
+    fill_previous,
+    greedy_assignment,
+    greedy_order,
+    priced_order,
+    priced_plan,
+)
 from orplan.model.common import PlanningData
 from orplan.plan import TimedPlan
 from orplan.reports.kpi import planned_dates
@@ -64,8 +70,8 @@ def planner_fill(data: PlanningData, planner: TimedPlan) -> tuple[np.ndarray, np
     return fill_previous(data, keep, given)
 
 
-def level_with(data: PlanningData, candidate: TimedPlan,
-               planner: TimedPlan) -> tuple[np.ndarray, np.ndarray]:
+def level_with(data: PlanningData, candidate: TimedPlan, planner: TimedPlan,
+               from_planner: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """`candidate` levelled with the planner's plan: the candidate's due and overdue patients of
     the classes it has fewer of than the planner's plan (all its due patients when it keeps
     fewer deadlines) first, each trying its own session; then the planner's due or overdue
@@ -73,7 +79,38 @@ def level_with(data: PlanningData, candidate: TimedPlan,
     session in the planner's plan; then the candidate's other due and overdue patients, then
     its other patients, each trying its own session; then everyone else, by price per minute
     (orplan.greedy.priced_plan: allowed overtime used, flip rooms timed as placed). Chosen pairs
-    and starts; the levelled plan can still be behind (a second levelling may help)."""
+    and starts; the levelled plan can still be behind (a second levelling may help).
+
+    `from_planner`: the other way round, never behind by construction: every due or overdue
+    patient of the planner's plan kept at its session and start there, then the candidate's due
+    and overdue patients, then its others, each trying its own session, then everyone else
+    (orplan.greedy.greedy_assignment with `fixed`)."""
+    if from_planner:
+        counted = pressing(data)
+        own = np.zeros(len(data.priority), dtype=bool)
+        own[candidate.plan["_p"].to_numpy(dtype=int)] = True
+        base_plan = planner.plan[counted[planner.plan["_p"].to_numpy(dtype=int)]]
+        base_rows, base_starts = _pairs_of(data, base_plan)
+        base = np.zeros(len(data.priority), dtype=bool)
+        base[base_plan["_p"].to_numpy(dtype=int)] = True
+        fixed = np.zeros(len(data.pairs), dtype=bool)
+        times = np.full(len(data.pairs), np.nan)
+        fixed[base_rows] = True
+        times[base_rows] = base_starts
+        preferred = fixed.copy()
+        pair_p = data.pairs["p"].to_numpy()
+        own_rows, _ = _pairs_of(data, candidate.plan)
+        preferred[own_rows[~base[pair_p[own_rows]]]] = True
+        by_price = priced_order(data.priority,
+                                data.case.waitlist["duration_min"].to_numpy(dtype=float))
+        rest = ~base[by_price]
+        first = np.concatenate([by_price[base[by_price]],
+                                by_price[rest & own[by_price] & counted[by_price]],
+                                by_price[rest & own[by_price] & ~counted[by_price]],
+                                by_price[rest & ~own[by_price]]])
+        chosen = greedy_assignment(data, first, preferred=preferred, allow_overtime=True,
+                                   times=times, fixed=fixed)
+        return chosen, times
     floor = clinical_counts(data, planner.plan)
     have = clinical_counts(data, candidate.plan)
     urgency = data.case.waitlist["urgency"].to_numpy()

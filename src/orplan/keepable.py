@@ -29,18 +29,20 @@ MAX_NODES = 200
 @dataclass(frozen=True)
 class Keepable:
     due: int  # patients due in the horizon
-    at_most: int  # no plan keeps more of their deadlines
-    found: int  # a plan of the due patients alone keeps this many (under the model's rules)
+    at_most: float  # no plan keeps more of their deadlines (a count, or a weight with weights)
+    found: float  # a plan of the due patients alone keeps this many (under the model's rules)
     exact: bool  # at_most == found: proven
     seconds: float
 
     def summary(self) -> dict[str, Any]:
-        return {"due": self.due, "keepable_at_most": self.at_most, "found": self.found,
+        return {"due": self.due, "keepable_at_most": int(self.at_most), "found": int(self.found),
                 "exact": self.exact, "seconds": round(self.seconds, 3)}
 
 
-def keepable_deadlines(data: PlanningData, seconds: float, seed: int = 0) -> Keepable:
-    """The bound above, within `seconds` (and MAX_NODES nodes)."""
+def keepable_deadlines(data: PlanningData, seconds: float, seed: int = 0,
+                       weights: np.ndarray | None = None) -> Keepable:
+    """The bound above, within `seconds` (and MAX_NODES nodes). With `weights` (per patient) the
+    MILP maximises the weight of the deadlines kept instead, and the figures are weights."""
     started = time.perf_counter()
     priority = data.priority
     due = priority["deadline_in_horizon"].to_numpy(dtype=bool)
@@ -54,13 +56,21 @@ def keepable_deadlines(data: PlanningData, seconds: float, seed: int = 0) -> Kee
         return Keepable(n_due, 0, 0, True, time.perf_counter() - started)
     model = build_model(data.case, data, keep)
     x = model.pairs["x"].to_numpy()
-    model.problem.setObjective(expression(x, -np.ones(len(x))))
+    value = np.ones(len(x)) if weights is None else weights[model.pairs["p"].to_numpy()]
+    model.problem.setObjective(expression(x, -value))
     solver = pulp.HiGHS(msg=False, gapRel=0.0, threads=1, timeLimit=max(0.5, seconds),
                         random_seed=int(seed), mip_max_nodes=MAX_NODES)
     stats = model.problem.solve(solver)
-    found = (int(round(-stats.objective)) if stats.has_solution and stats.objective is not None
-             else 0)
+    found_value = -stats.objective if stats.has_solution and stats.objective is not None else 0.0
     bound = stats.best_bound
+    if weights is not None:
+        top = float(weights[np.unique(p[keep])].sum())
+        at_most_value = top if bound is None or not math.isfinite(bound) else min(top, -bound)
+        at_most_value = max(at_most_value, found_value)
+        return Keepable(n_due, at_most_value, found_value,
+                        at_most_value - found_value <= 1e-6 * max(1.0, at_most_value),
+                        time.perf_counter() - started)
+    found = int(round(found_value))
     at_most = reachable
     if bound is not None and math.isfinite(bound):
         at_most = min(reachable, int(math.floor(-bound + 1e-6)))

@@ -35,6 +35,7 @@ from orplan.issues import Issue, has_errors
 from orplan.keepable import Keepable, keepable_deadlines
 from orplan.model.build import planning_data
 from orplan.model.common import PlanningData
+from orplan.model.priority import tier_values
 from orplan.plan import TimedPlan, empty_plan, sequence
 from orplan.repair import repair
 from orplan.reports.kpi import (
@@ -273,11 +274,12 @@ def keepable_seconds(time_limit: float) -> float:
 
 
 def tier_summary(data: PlanningData, terms: dict[str, dict[str, float]],
-                 keepable: Keepable) -> list[dict[str, Any]]:
+                 keepable: Keepable, due_bound: Keepable | None = None) -> list[dict[str, Any]]:
     """summary.json `tiers`: per priority tier, highest first, its terms, scale (the price of one
     unit of its weight, orplan.model.priority.tier_prices), cost in the written plan, and for
-    the due tier a bound from the keepable deadlines (its cost is at least that of leaving out
-    all but the most valuable `keepable_at_most` due patients) and the gap to it."""
+    the due tier a bound from the keepable deadlines and the gap to it: with `due_bound` (the
+    most weight of deadlines any plan keeps) the due patients' whole price less that weight's,
+    else the price of leaving out all but the most valuable `keepable_at_most` due patients."""
     config = data.case.config
     if not config.priority.tiers:
         return []
@@ -291,7 +293,10 @@ def tier_summary(data: PlanningData, terms: dict[str, dict[str, float]],
                                  "bound": None, "gap": None}
         if tier == ("due",):
             prices = np.sort(data.priority["breach_cost"].to_numpy(dtype=float))[::-1]
-            bound = float(prices[keepable.at_most:].sum())
+            bound = float(prices[int(keepable.at_most):].sum())
+            if due_bound is not None:
+                scale = float(scales.get("due") or 0.0)
+                bound = max(bound, float(prices.sum()) - scale * due_bound.at_most)
             entry["bound"] = round(bound, 3)
             entry["gap"] = plan_gap(cost, bound)
         out.append(entry)
@@ -309,7 +314,7 @@ def solver_budget(time_limit: float, pairs: int, sessions: int, extras: float = 
     # the planner's rule and its filled plan, timed, before the solver (like the start plan),
     # and the plans levelled with it after
     # (only the planner's plan needs list scheduling: the others are timed as they are built)
-    planner = (2 + MAX_LEVELLED) * PLANNER_S_PER_PAIR * pairs + timing
+    planner = (3 + MAX_LEVELLED) * PLANNER_S_PER_PAIR * pairs + timing
     return max(0.5, (1.0 - SAFETY_SHARE) * time_limit - setup - timing - reserve - GRACE_S
                - keepable_seconds(time_limit) - planner)
 
@@ -402,16 +407,23 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
             # the best plan behind it, then its levelled plan while that is still behind
             if reference is not None and levelled < MAX_LEVELLED and i in chain and (
                     deadline is None or time.time() < deadline):
+                # the first time also the other way round: the planner's due and overdue
+                # patients first, then the candidate's (never behind when they fit as before)
+                ways = [False, True] if levelled == 0 else [False]
                 levelled += 1
-                chosen, starts = level_with(data, plans[i], dict(candidates)[reference])
-                j = len(candidates)
-                candidates.append((f"{candidates[i][0]} levelled", extract_stage(
-                    data, chosen, starts=starts)))
-                plans[j] = candidates[j][1]
-                about.append({"name": candidates[j][0], "checked": False, "valid": None,
-                              "repaired": 0})
-                heapq.heappush(line, (score(plans[j], about[j]), True, j, False))
-                chain = {j}
+                for from_planner in ways:
+                    chosen, starts = level_with(data, plans[i], dict(candidates)[reference],
+                                                from_planner)
+                    j = len(candidates)
+                    suffix = " levelled on the planner's" if from_planner else " levelled"
+                    candidates.append((candidates[i][0] + suffix,
+                                       extract_stage(data, chosen, starts=starts)))
+                    plans[j] = candidates[j][1]
+                    about.append({"name": candidates[j][0], "checked": False, "valid": None,
+                                  "repaired": 0})
+                    heapq.heappush(line, (score(plans[j], about[j]), True, j, False))
+                    if not from_planner:
+                        chain = {j}
             chain.discard(i)
             continue
         if checked:
@@ -461,6 +473,12 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
     data = planning_data(case)
     t = lap("prepare", t)
     keepable = keepable_deadlines(data, keepable_seconds(options.time_limit), options.seed)
+    # the due tier's own bound: the weights of the deadlines kept, when the count was quick
+    due_bound = None
+    if case.config.priority.tiers and keepable.seconds < keepable_seconds(options.time_limit) / 2:
+        due_weights = tier_values(case, data.priority)["due"]
+        due_bound = keepable_deadlines(data, keepable_seconds(options.time_limit) / 2,
+                                       options.seed, due_weights)
     t = lap("keepable", t)
     # the planner's rule has no time-limited step: always reproducible
     reproducible, work = True, {}
@@ -588,7 +606,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         "plan_source": source,
         "candidates": tried,
         "deadlines": {**keepable.summary(), "kept": summary["kpis"]["deadline_kept"]},
-        "tiers": tier_summary(data, summary["terms"], keepable),
+        "tiers": tier_summary(data, summary["terms"], keepable, due_bound),
         "reproducible": reproducible,
         "work": work,
         "plan_repairs": len(timed.dropped),

@@ -414,6 +414,13 @@ def solve_model(model: Model, time_limit: float, gap: float, threads: int, seed:
 
         gap_abs = gap * lowest_tier_reference(model.case, model.priority, model.sessions)
         gap = 0.0
+    from orplan.greedy import leave_out_price
+    from orplan.model.common import objective_scale
+
+    prices = leave_out_price(model.priority)
+    scale = objective_scale(float(np.abs(prices).max()) if len(prices) else 0.0)
+    if scale:
+        options["user_objective_scale"] = scale
     solver = pulp.HiGHS(msg=verbose, gapRel=gap, gapAbs=gap_abs, threads=int(threads),
                         timeLimit=max(1.0, seconds), logPath=log_path,
                         warmStart=warm_start, **options)

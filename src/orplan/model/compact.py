@@ -34,6 +34,7 @@ import highspy
 import numpy as np
 
 from orplan.model.bound import Prices, Relaxation
+from orplan.model.common import objective_scale
 from orplan.work import Work
 
 INF = highspy.kHighsInf
@@ -176,6 +177,9 @@ def solve_compact(rel: Relaxation, order: np.ndarray, seconds: float, threads: i
                           ("random_seed", int(seed)), ("solver", "simplex")):
         highs.setOptionValue(option, value)
     highs.passModel(lp)
+    scale = objective_scale(float(np.abs(cost).max()) if len(cost) else 0.0)
+    if scale:
+        highs.setOptionValue("user_objective_scale", scale)
     built = time.perf_counter() - started
     entry_col = np.repeat(np.arange(n_pairs), np.diff(col_start[:n_pairs + 1]))
     optimal, rounds = False, 0

@@ -236,6 +236,8 @@ def _kpi_cards(summary: dict[str, Any]) -> str:
     cards = [
         ("patients planned", f"{k['patients_planned']:,} of {k['patients_waiting']:,}"),
         ("deadlines due kept", f"{k['deadline_kept']:,} of {k['deadline_due_in_horizon']:,}"),
+        ("deadlines keepable at most",
+         _num((summary.get("deadlines") or {}).get("keepable_at_most"))),
         ("overdue planned", f"{k['overdue_planned']:,} of {k['overdue_waiting']:,}"),
         ("utilisation of staffed time", _pct(k["utilisation_staffed"])),
         ("overtime minutes", _num(k["overtime_min"])),
@@ -567,6 +569,14 @@ def _objective(summary: dict[str, Any]) -> str:
         f"<td>{_pct(t['value'] / total)}</td><td class=\"barcell\"><span class=\"bar\" "
         f"style=\"width:{200 * t['value'] / top:.0f}px\"></span></td></tr>"
         for name, t in terms.items())
+    tiers = summary.get("tiers") or []
+    tier_rows = "".join(
+        f"<tr><th>{_e(t['name'])}</th><td class=\"text\">{_e(', '.join(t['terms']))}</td>"
+        f"<td>{_num(t.get('scale'))}</td><td>{_num(t['cost'])}</td><td>{_num(t.get('bound'))}"
+        f"</td><td>{_pct(t.get('gap'))}</td></tr>" for t in tiers)
+    tier_table = ("<h3>Priority tiers, highest first</h3><table class=\"num\" id=\"tiers\">"
+                  "<tr><th>tier</th><th>terms</th><th>scale</th><th>cost</th><th>bound</th>"
+                  f"<th>gap</th></tr>{tier_rows}</table>") if tiers else ""
     times = summary.get("times_s", {})
     solver = [("objective", _num(summary.get("objective"))),
               ("best bound", _num(summary.get("best_bound"))),
@@ -576,7 +586,8 @@ def _objective(summary: dict[str, Any]) -> str:
               ("time limit, s", summary.get("time_limit_s", "-")),
               ("solver", summary.get("versions", {}).get("solver", "-"))]
     return ("<table class=\"num\" id=\"terms\"><tr><th>term</th><th>weight</th><th>value</th>"
-            f"<th>share</th><th></th></tr>{rows}</table><h3>Solver</h3><table class=\"num\">"
+            f"<th>share</th><th></th></tr>{rows}</table>{tier_table}<h3>Solver</h3>"
+            "<table class=\"num\">"
             + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in solver)
             + "</table><h3>Time per stage, s</h3><table class=\"num\">"
             + "".join(f"<tr><th>{_e(k)}</th><td>{v:.2f}</td></tr>" for k, v in times.items())

@@ -28,9 +28,13 @@ def render_summary(console: Console, outcome: Any, output: Path) -> None:
     table = Table(title="Plan", show_header=True, header_style="bold")
     table.add_column("KPI")
     table.add_column("value", justify="right")
+    deadlines = summary.get("deadlines") or {}
+    keepable = (f" (at most {deadlines['keepable_at_most']} keepable)"
+                if "keepable_at_most" in deadlines else "")
     rows = [
         ("patients planned / waiting", f"{k['patients_planned']} / {k['patients_waiting']}"),
-        ("deadlines due in horizon kept", f"{k['deadline_kept']} / {k['deadline_due_in_horizon']}"),
+        ("deadlines due in horizon kept",
+         f"{k['deadline_kept']} / {k['deadline_due_in_horizon']}{keepable}"),
         ("overdue patients planned", f"{k['overdue_planned']} / {k['overdue_waiting']}"),
         ("deadline breaches (listed)", str(k["deadline_breaches"])),
         ("sessions open / released", f"{k['sessions_open']} / {k['sessions_released']}"),
@@ -43,6 +47,15 @@ def render_summary(console: Console, outcome: Any, output: Path) -> None:
     for label, value in rows:
         table.add_row(label, value)
     console.print(table)
+    tiers = summary.get("tiers") or []
+    if tiers:
+        console.print("priority tiers (highest first): " + "; ".join(
+            f"{t['name']} {t['cost']:,.0f}" + (
+                f" (bound {t['bound']:,.0f}, gap {_pct(t['gap'])})" if t.get("bound") is not None
+                else "") for t in tiers))
+    source = summary.get("plan_source")
+    if source:
+        console.print(f"plan written: {source} (summary.json `candidates`: every plan compared)")
     reasons = ", ".join(f"{code} {n}" for code, n in summary["unscheduled_reasons"].items())
     if reasons:
         console.print(f"left out by reason: {reasons}")
