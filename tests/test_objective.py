@@ -30,7 +30,7 @@ def test_missed_deadline_is_priced_and_listed(case_dir, tiers):
     assert breaches["status"].tolist() == ["left-out"]
     value = outcome.summary["terms"]["deadline_breach"]["value"]
     if tiers:
-        due = outcome.summary["tiers"][0]
+        due = outcome.summary["tiers"][1]
         assert due["name"] == "due" and value == pytest.approx(2 * due["scale"], rel=1e-6)
         assert due["cost"] == pytest.approx(value)
     else:
@@ -73,7 +73,8 @@ def test_reported_terms_sum_to_solver_objective(case_dir):
               config="[rules]\nturnover_min = 20\nmax_overtime_min = 15\n")
     outcome = solve(case_dir)
     summary = outcome.summary
-    assert set(summary["terms"]) == {"unscheduled", "deadline_breach", "overdue", "waiting",
+    assert set(summary["terms"]) == {"unscheduled", "mandatory", "deadline_breach", "overdue",
+                                     "waiting",
                                      "idle", "overtime", "open_sessions", "room_switches",
                                      "dropped", "moved_date", "moved_room"}
     assert summary["status"] == "optimal"

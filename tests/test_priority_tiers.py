@@ -32,8 +32,8 @@ def test_tiers_put_the_due_class_a_first(case_dir):
     outcome = solve(case_dir)
     assert planned(outcome) == {"P2": "S1"}
     tiers = outcome.summary["tiers"]
-    assert [t["name"] for t in tiers] == ["due", "overdue", "others+efficiency"]
-    assert tiers[0]["cost"] == 0 and tiers[1]["cost"] > 0
+    assert [t["name"] for t in tiers] == ["mandatory", "due", "overdue", "others+efficiency"]
+    assert tiers[0]["cost"] == 0 and tiers[1]["cost"] == 0 and tiers[2]["cost"] > 0
     assert outcome.summary["deadlines"] == {"due": 1, "keepable_at_most": 1, "found": 1,
                                             "exact": True, "seconds": pytest.approx(
                                                 outcome.summary["deadlines"]["seconds"]),
@@ -56,12 +56,12 @@ def test_one_due_patient_outweighs_every_overdue_patient_it_displaces(case_dir):
 
 
 @pytest.mark.parametrize(("text", "key", "words"), [
-    ('tiers = ["due", "urgent", "overdue", "others+efficiency"]', "priority.tiers",
+    ('tiers = ["mandatory", "due", "urgent", "overdue", "others+efficiency"]', "priority.tiers",
      "unknown tier 'urgent'"),
-    ('tiers = ["due", "overdue"]', "priority.tiers", "leaves out others, efficiency"),
-    ('tiers = ["due", "due", "overdue", "others+efficiency"]', "priority.tiers",
+    ('tiers = ["due", "overdue"]', "priority.tiers", "leaves out mandatory, others, efficiency"),
+    ('tiers = ["mandatory", "due", "due", "overdue", "others+efficiency"]', "priority.tiers",
      "appears more than once"),
-    ('tiers = ["due", "efficiency", "overdue", "others"]', "priority.tiers",
+    ('tiers = ["mandatory", "due", "efficiency", "overdue", "others"]', "priority.tiers",
      "must be in the last tier"),
     ('tiers = "due"', "priority.tiers", "must be a list"),
     ("overdue_cap_days = 0", "priority.overdue_cap_days", "must be a number > 0"),
@@ -79,8 +79,19 @@ def test_config_errors_name_the_key(tmp_path, text, key, words):
 
 def test_class_weights_and_tier_order_from_the_config(tmp_path):
     path = tmp_path / "orplan.toml"
-    path.write_text('[priority]\ntiers = ["overdue", "due", "others", "efficiency"]\n'
+    path.write_text('[priority]\ntiers = ["overdue", "due+mandatory", "others", "efficiency"]\n'
                     "overdue_cap_days = 30\nclass_weight = {A = 20}\n", encoding="utf-8")
     policy = load_config(path).priority
-    assert policy.tiers == (("overdue",), ("due",), ("others",), ("efficiency",))
+    assert policy.tiers == (("overdue",), ("due", "mandatory"), ("others",), ("efficiency",))
     assert policy.overdue_cap_days == 30 and policy.class_weight == {"A": 20.0}
+
+
+def test_mandatory_patients_come_before_every_deadline(case_dir):
+    # one session: a class-D mandatory patient, or a class-A patient due this week
+    make_case(case_dir, [{"urgency": "D", "mandatory": "true", "duration_min": 200},
+                         {"urgency": "A", "referral_date": "2025-12-22", "duration_min": 200}],
+              [{}])
+    outcome = solve(case_dir)
+    assert planned(outcome) == {"P1": "S1"}
+    tiers = {t["name"]: t["cost"] for t in outcome.summary["tiers"]}
+    assert tiers["mandatory"] == 0 and tiers["due"] > 0

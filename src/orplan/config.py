@@ -72,13 +72,15 @@ class DurationSettings:
 
 # The terms of the objective each priority tier name stands for (see PriorityPolicy).
 TIER_TERMS: dict[str, tuple[str, ...]] = {
+    "mandatory": ("mandatory",),
     "due": ("deadline_breach",),
     "overdue": ("overdue",),
     "others": ("unscheduled",),
     "efficiency": ("waiting", "idle", "overtime", "open_sessions", "room_switches", "dropped",
                    "moved_date", "moved_room"),
 }
-DEFAULT_TIERS: tuple[tuple[str, ...], ...] = (("due",), ("overdue",), ("others", "efficiency"))
+DEFAULT_TIERS: tuple[tuple[str, ...], ...] = (("mandatory",), ("due",), ("overdue",),
+                                              ("others", "efficiency"))
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,8 @@ CONFIG_KEYS: list[tuple[str, str, str]] = [
     ("urgency.<KEY>", "max_days / weight", "urgency classes (default A 14/8, B 60/4, C 180/2, "
      "D 365/1)"),
     ("priority", "tiers", "ordered tiers of the objective, highest first, each a name or names "
-     "joined by + (due, overdue, others, efficiency); [] for the [weights] alone (default "
-     "[\"due\", \"overdue\", \"others+efficiency\"])"),
+     "joined by + (mandatory, due, overdue, others, efficiency); [] for the [weights] alone "
+     "(default [\"mandatory\", \"due\", \"overdue\", \"others+efficiency\"])"),
     ("priority", "overdue_cap_days", "days overdue after which the overdue tier's weight stops "
      "growing (default 180)"),
     ("priority", "class_weight", "weights of the urgency classes within the due and overdue "
@@ -301,7 +303,8 @@ def _priority(data: dict[str, Any], config: Config, file: str,
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             issues.append(Issue("config-type", file, None, "priority.tiers",
                                 "'priority.tiers' must be a list of tier names, highest first, "
-                                f"such as [\"due\", \"overdue\", \"others+efficiency\"] ({names})"))
+                                "such as [\"mandatory\", \"due\", \"overdue\", "
+                                f"\"others+efficiency\"] ({names})"))
         else:
             tiers = tuple(tuple(part.strip() for part in tier.split("+")) for tier in value)
             used = [name for tier in tiers for name in tier]

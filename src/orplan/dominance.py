@@ -136,7 +136,7 @@ def level_with(data: PlanningData, candidate: TimedPlan, planner: TimedPlan,
     preferred[planner_rows[need[pair_p[planner_rows]]]] = True
     duration = data.case.waitlist["duration_min"].to_numpy(dtype=float)
     by_price = priced_order(data.priority, duration)
-    by_rule = greedy_order(data.priority)
+    by_rule = greedy_order(data.priority, data.case.waitlist["mandatory"].to_numpy(dtype=bool))
     # the candidate's due and overdue patients of the classes it is behind in keep their place;
     # the planner's missing ones come next, displacing the candidate's patients of the classes
     # it has more of than the planner, then its other patients

@@ -21,13 +21,14 @@ from orplan.model.pairs import mobile_units
 EPS = 1e-6
 
 
-def greedy_order(priority: pd.DataFrame) -> np.ndarray:
+def greedy_order(priority: pd.DataFrame, mandatory: np.ndarray | None = None) -> np.ndarray:
     """Patient positions: confirmed bookings of the previous plan first (a planner keeps what was
-    promised), then the most pressing."""
+    promised), then mandatory patients (`mandatory`, per patient), then the most pressing."""
     pressing = (priority["deadline_in_horizon"] | (priority["overdue_days"] > 0)).to_numpy()
     confirmed = priority["booked_weight"].to_numpy() >= 1.0
+    must = np.zeros(len(priority), dtype=bool) if mandatory is None else mandatory
     return np.lexsort((np.arange(len(priority)), -priority["days_waited"].to_numpy(),
-                       -priority["urgency_weight"].to_numpy(), ~pressing, ~confirmed))
+                       -priority["urgency_weight"].to_numpy(), ~pressing, ~must, ~confirmed))
 
 
 def booked_pairs(data: PlanningData) -> np.ndarray:
@@ -43,7 +44,8 @@ def booked_pairs(data: PlanningData) -> np.ndarray:
 def leave_out_price(priority: pd.DataFrame) -> np.ndarray:
     """Per patient: what leaving them out of the plan costs in the objective."""
     return (priority["leave_out_cost"] + priority["breach_cost"]
-            + priority["overdue_cost"] + priority["drop_cost"]).to_numpy()
+            + priority["overdue_cost"] + priority["drop_cost"]
+            + priority["mandatory_cost"]).to_numpy()
 
 
 def priced_order(priority: pd.DataFrame, duration: np.ndarray) -> np.ndarray:
@@ -225,7 +227,9 @@ def greedy_assignment(data: PlanningData, order: np.ndarray | None = None,
         for pair in np.flatnonzero(fixed).tolist():
             place(int(pair_p[pair]), pair, None if times is None else float(times[pair]))
         placed[pair_p[fixed]] = True
-    for p in (greedy_order(data.priority) if order is None else order):
+    if order is None:
+        order = greedy_order(data.priority, waitlist["mandatory"].to_numpy(dtype=bool))
+    for p in order:
         if placed[p]:
             continue
         d = duration[p]

@@ -206,6 +206,7 @@ def report_stage(data: PlanningData,
     weights = case.config.weights
     term_weights = {"unscheduled": weights.unscheduled, "deadline_breach": weights.deadline_breach,
                     "overdue": weights.overdue_per_day, "waiting": weights.waiting_day,
+                    "mandatory": 0.0,
                     "idle": weights.idle_min, "overtime": weights.overtime_min,
                     "open_sessions": weights.open_session, "room_switches": weights.room_switch,
                     "dropped": weights.drop_booked, "moved_date": weights.move_date,

@@ -108,7 +108,8 @@ def relaxation(data: PlanningData) -> Relaxation:
         weight_low = np.floor(exact / grid + 1e-9).astype(np.int64)
         minutes = np.ceil(exact / grid - 1e-9).astype(np.int64) * grid
     constant = float((priority["leave_out_cost"] + priority["breach_cost"]
-                      + priority["overdue_cost"] + priority["drop_cost"]).sum())
+                      + priority["overdue_cost"] + priority["drop_cost"]
+                      + priority["mandatory_cost"]).sum())
     links = [_surgeon_limits(data, p, s, duration), _bed_days(data, p, s)]
     offset, pairs_, rows_, coefs_, rhs_, merge = 0, [], [], [], [], []
     for name, (pair, row, coef, rhs, keys) in zip(("surgeon_day_limit", "beds"), links,

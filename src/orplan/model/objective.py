@@ -7,8 +7,8 @@ import numpy as np
 from orplan.model.common import Model, expression
 from orplan.model.priority import change_cost, on_time, waiting_cost
 
-TERM_NAMES = ("unscheduled", "deadline_breach", "overdue", "waiting", "idle", "overtime",
-              "open_sessions", "room_switches")
+TERM_NAMES = ("unscheduled", "mandatory", "deadline_breach", "overdue", "waiting", "idle",
+              "overtime", "open_sessions", "room_switches")
 
 
 def define_objective(model: Model) -> None:
@@ -28,6 +28,9 @@ def define_objective(model: Model) -> None:
     model.add_term("deadline_breach", expression(x, -(breach[p] * kept), float(breach.sum())))
     overdue = priority["overdue_cost"].to_numpy()
     model.add_term("overdue", expression(x, -overdue[p], float(overdue.sum())))
+    mandatory = priority["mandatory_cost"].to_numpy()
+    if mandatory.any():  # priority tiers: mandatory patients left out
+        model.add_term("mandatory", expression(x, -mandatory[p], float(mandatory.sum())))
     model.add_term("waiting", expression(x, waiting_cost(priority, p, dates, weights.waiting_day)))
     drop = priority["drop_cost"].to_numpy()
     if drop.any():  # a previous plan: dropping and moving its bookings

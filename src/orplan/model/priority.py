@@ -78,11 +78,13 @@ def patient_priority(case: Case) -> pd.DataFrame:
         "drop_cost": weights.drop_booked * booking["weight"].to_numpy(),
     })
     frame["overdue_days"] = frame["overdue_days"].where(~frame["deadline_in_horizon"], 0.0)
+    frame["mandatory_cost"] = 0.0
     if config.priority.tiers:
         prices = tier_prices(case, frame)
         frame["breach_cost"] = prices.due
         frame["overdue_cost"] = prices.overdue
         frame["leave_out_cost"] = prices.others
+        frame["mandatory_cost"] = prices.mandatory
         frame.attrs["tier_scales"] = prices.scales
     return frame
 
@@ -92,6 +94,7 @@ class TierPrices:
     """Per patient: the price of each tier's term (same order as the waitlist); per tier: its
     scale (price per unit of the tier's own weight) and the tier's members' weights."""
 
+    mandatory: np.ndarray
     due: np.ndarray
     overdue: np.ndarray
     others: np.ndarray
@@ -100,8 +103,9 @@ class TierPrices:
 
 
 def tier_values(case: Case, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per patient, what planning them (on time) is worth in each tier, unscaled: `due` the
-    class weight of a due patient (deadline in the horizon, or mandatory); `overdue` the class
+    """Per patient, what planning them (on time) is worth in each tier, unscaled: `mandatory`
+    the class weight of a mandatory patient (planned at all); `due` the class weight of a due
+    patient (deadline in the horizon, or mandatory: on time); `overdue` the class
     weight times 1 + half the days overdue over the cap, at most (class first, then days
     overdue); `others` the [weights] price of leaving them out (unscheduled x priority);
     `efficiency` the price of dropping their booking (the rest of that tier is per session)."""
@@ -114,7 +118,9 @@ def tier_values(case: Case, frame: pd.DataFrame) -> dict[str, np.ndarray]:
     days = frame["overdue_days"].to_numpy(dtype=float)
     overdue = (days > 0) & ~due
     growth = 1.0 + 0.5 * np.minimum(days, policy.overdue_cap_days) / policy.overdue_cap_days
-    return {"due": np.where(due, class_weight, 0.0),
+    mandatory = case.waitlist["mandatory"].to_numpy(dtype=bool)
+    return {"mandatory": np.where(mandatory, class_weight, 0.0),
+            "due": np.where(due, class_weight, 0.0),
             "overdue": np.where(overdue, class_weight * growth, 0.0),
             "others": frame["leave_out_cost"].to_numpy(dtype=float),
             "efficiency": frame["drop_cost"].to_numpy(dtype=float)}
@@ -171,7 +177,7 @@ def tier_prices(case: Case, frame: pd.DataFrame) -> TierPrices:
         else:
             # patients with no weight in this tier or above can be displaced for its patients
             above = sum((values[name] for t in tiers[:position + 1] for name in t
-                         if name in ("due", "overdue")), np.zeros(n))
+                         if name in ("mandatory", "due", "overdue")), np.zeros(n))
             free = above <= 0
             worth = float(lower[free].max()) if free.any() else 0.0
             positive = own[own > 0]
@@ -181,7 +187,8 @@ def tier_prices(case: Case, frame: pd.DataFrame) -> TierPrices:
             scales[name] = scale
         lower = lower + scale * own
         efficiency_below = efficiency_below or "efficiency" in tier
-    return TierPrices(due=scales["due"] * values["due"],
+    return TierPrices(mandatory=scales["mandatory"] * values["mandatory"],
+                      due=scales["due"] * values["due"],
                       overdue=scales["overdue"] * values["overdue"],
                       others=scales["others"] * values["others"], scales=scales,
                       exchange=exchange)
@@ -244,7 +251,7 @@ def pair_gain(priority: pd.DataFrame, p: np.ndarray, dates: np.ndarray, weights:
     leaving them out (unscheduled, overdue, dropping a booking, and the breach when the date
     keeps the deadline) less the waiting cost and the cost of moving a booking."""
     leave_out = (priority["leave_out_cost"] + priority["overdue_cost"]
-                 + priority["drop_cost"]).to_numpy()[p]
+                 + priority["drop_cost"] + priority["mandatory_cost"]).to_numpy()[p]
     breach = priority["breach_cost"].to_numpy()[p] * on_time(priority, p, dates)
     return (leave_out + breach - waiting_cost(priority, p, dates, weights.waiting_day)
             - change_cost(priority, p, session_ids, dates, weights.move_date, weights.move_room))

@@ -64,6 +64,7 @@ def objective_terms(case: Case, priority: pd.DataFrame, sessions: pd.DataFrame,
         "unscheduled": float(priority["leave_out_cost"].to_numpy()[~planned].sum()),
         "deadline_breach": float(priority["breach_cost"].to_numpy()[~on_time].sum()),
         "overdue": float(priority["overdue_cost"].to_numpy()[~planned].sum()),
+        "mandatory": float(priority["mandatory_cost"].to_numpy()[~planned].sum()),
         "waiting": float((weights.waiting_day * priority["urgency_weight"].to_numpy()
                           * wait_days)[planned].sum()),
         "idle": float(weights.idle_min * session_stats["idle_min"].sum()),
@@ -136,7 +137,8 @@ def unscheduled_table(case: Case, priority: pd.DataFrame, plan: pd.DataFrame,
         "reason": codes,
         "message": messages,
     })
-    cost = (rows["leave_out_cost"] + rows["breach_cost"] + rows["overdue_cost"]).to_numpy()
+    cost = (rows["leave_out_cost"] + rows["breach_cost"] + rows["overdue_cost"]
+            + rows["mandatory_cost"]).to_numpy()
     order = np.lexsort((table["patient_id"].to_numpy(), -cost))
     return table.iloc[order].reset_index(drop=True)
 
