@@ -56,6 +56,11 @@ for case in cases:
                                "--method", method, *options], check=False,
                               capture_output=True, text=True)
         wall = time.perf_counter() - started
+        if not (out / "summary.json").exists():
+            rows.append({"case": case.name, "method": method, "exit": done.returncode,
+                         "plan": "no output: " + done.stderr.strip().splitlines()[-1][:80]
+                         if done.stderr.strip() else "no output", "wall s": f"{wall:.1f}"})
+            continue
         summary = json.loads((out / "summary.json").read_text())
         figures = counts(case, out)
         kpis = summary["kpis"]
@@ -77,6 +82,8 @@ for case in cases:
             "tier gaps": ", ".join(gaps) or "-",
             "whole gap": "-" if summary.get("gap") is None else f"{100 * summary['gap']:.1f} %",
             "plan": summary.get("plan_source"), "wall s": f"{wall:.1f}"})
+    if len(results) < 2:
+        continue
     (greedy, g), (milp, m) = results["greedy"], results["milp"]
     behind = [c for c, n in g["pressing"].items() if m["pressing"].get(c, 0) < n]
     if milp["kpis"]["deadline_kept"] < greedy["kpis"]["deadline_kept"]:

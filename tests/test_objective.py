@@ -30,8 +30,9 @@ def test_missed_deadline_is_priced_and_listed(case_dir, tiers):
     assert breaches["status"].tolist() == ["left-out"]
     value = outcome.summary["terms"]["deadline_breach"]["value"]
     if tiers:
-        due = outcome.summary["tiers"][1]
-        assert due["name"] == "due" and value == pytest.approx(2 * due["scale"], rel=1e-6)
+        due = outcome.summary["tiers"][0]
+        assert due["name"] == "mandatory+due"
+        assert value == pytest.approx(2 * due["scale"], rel=1e-6)
         assert due["cost"] == pytest.approx(value)
     else:
         assert value == 20000.0

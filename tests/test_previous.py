@@ -277,7 +277,9 @@ def test_the_previous_plan_filled_takes_new_urgent_patients(tmp_path, monkeypatc
     from orplan.generate import generate_case, write_case
 
     tables, config = generate_case("small", 7)
-    write_case(tmp_path / "case", tables, config)
+    # with the [weights] alone (with tiers the filled plan may be levelled with the planner's
+    # rule, see test_a_previous_plan_behind_the_planners_rule_is_levelled)
+    write_case(tmp_path / "case", tables, config + "\n[priority]\ntiers = []\n")
     first = solve(tmp_path / "case", tmp_path / "first", time_limit=15, gap=0.0)
     plan = pd.read_csv(tmp_path / "first" / "plan.csv", dtype=str)
     plan.to_csv(tmp_path / "case" / "previous_plan.csv", index=False)

@@ -79,7 +79,7 @@ TIER_TERMS: dict[str, tuple[str, ...]] = {
     "efficiency": ("waiting", "idle", "overtime", "open_sessions", "room_switches", "dropped",
                    "moved_date", "moved_room"),
 }
-DEFAULT_TIERS: tuple[tuple[str, ...], ...] = (("mandatory",), ("due",), ("overdue",),
+DEFAULT_TIERS: tuple[tuple[str, ...], ...] = (("mandatory", "due"), ("overdue",),
                                               ("others", "efficiency"))
 
 
@@ -128,7 +128,7 @@ CONFIG_KEYS: list[tuple[str, str, str]] = [
      "D 365/1)"),
     ("priority", "tiers", "ordered tiers of the objective, highest first, each a name or names "
      "joined by + (mandatory, due, overdue, others, efficiency); [] for the [weights] alone "
-     "(default [\"mandatory\", \"due\", \"overdue\", \"others+efficiency\"])"),
+     "(default [\"mandatory+due\", \"overdue\", \"others+efficiency\"])"),
     ("priority", "overdue_cap_days", "days overdue after which the overdue tier's weight stops "
      "growing (default 180)"),
     ("priority", "class_weight", "weights of the urgency classes within the due and overdue "

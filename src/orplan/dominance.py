@@ -110,6 +110,11 @@ def level_with(data: PlanningData, candidate: TimedPlan, planner: TimedPlan,
                                 by_price[rest & ~own[by_price]]])
         chosen = greedy_assignment(data, first, preferred=preferred, allow_overtime=True,
                                    times=times, fixed=fixed)
+        # one pair per patient (a patient placed twice would break a rule; keep its first)
+        rows = np.flatnonzero(chosen)
+        _, first_rows = np.unique(pair_p[rows], return_index=True)
+        chosen = np.zeros(len(data.pairs), dtype=bool)
+        chosen[rows[first_rows]] = True
         return chosen, times
     floor = clinical_counts(data, planner.plan)
     have = clinical_counts(data, candidate.plan)
@@ -146,8 +151,9 @@ def level_with(data: PlanningData, candidate: TimedPlan, planner: TimedPlan,
             short |= urgency == key.removeprefix("due_or_overdue_planned_")
     if "deadlines_kept" in behind:
         short |= data.priority["deadline_in_horizon"].to_numpy(dtype=bool)
-    held = in_candidate & counted & short
-    spare = in_candidate & counted & ~short
+    # mandatory patients always keep their place
+    held = in_candidate & counted & (short | data.case.waitlist["mandatory"].to_numpy(bool))
+    spare = in_candidate & counted & ~held
     first = np.concatenate([by_price[held[by_price]], by_rule[need[by_rule]],
                             by_price[spare[by_price]],
                             by_price[in_candidate[by_price] & ~counted[by_price]],

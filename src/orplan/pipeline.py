@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,7 +293,7 @@ def tier_summary(data: PlanningData, terms: dict[str, dict[str, float]],
         entry: dict[str, Any] = {"name": "+".join(tier), "terms": names,
                                  "scale": scales.get(tier[0]), "cost": round(cost, 3),
                                  "bound": None, "gap": None}
-        if tier == ("due",):
+        if "due" in tier:  # (a mandatory part costs at least 0)
             prices = np.sort(data.priority["breach_cost"].to_numpy(dtype=float))[::-1]
             bound = float(prices[int(keepable.at_most):].sum())
             if due_bound is not None:
@@ -386,6 +387,10 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
         floor = clinical_counts(data, dict(candidates)[reference].plan)
 
     def score(timed: TimedPlan, into: dict[str, Any]) -> tuple[float, ...]:
+        if timed.plan["patient_id"].duplicated().any():
+            # a patient twice breaks a rule: checked (and repaired) last
+            into.update(objective=math.inf, tiers=[math.inf])
+            return (math.inf,)
         terms = plan_terms(data, timed)
         into["objective"] = round(sum(terms.values()), 6)
         into["tiers"] = [round(c, 3) for c in tier_costs(config, terms)]

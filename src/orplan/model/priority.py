@@ -104,11 +104,12 @@ class TierPrices:
 
 def tier_values(case: Case, frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per patient, what planning them (on time) is worth in each tier, unscaled: `mandatory`
-    the class weight of a mandatory patient (planned at all); `due` the class weight of a due
-    patient (deadline in the horizon, or mandatory: on time); `overdue` the class
-    weight times 1 + half the days overdue over the cap, at most (class first, then days
-    overdue); `others` the [weights] price of leaving them out (unscheduled x priority);
-    `efficiency` the price of dropping their booking (the rest of that tier is per session)."""
+    the class weight of a mandatory patient (planned at all) plus the largest class weight;
+    `due` the class weight of a due patient (deadline in the horizon, or mandatory: on time);
+    `overdue` the class weight times 1 + half the days overdue over the cap, at most (class
+    first, then days overdue); `others` the [weights] price of leaving them out (unscheduled
+    x priority); `efficiency` the price of dropping their booking (the rest of that tier is
+    per session)."""
     policy = case.config.priority
     urgency = case.waitlist["urgency"].to_numpy()
     base = frame["urgency_weight"].to_numpy(dtype=float)
@@ -119,7 +120,9 @@ def tier_values(case: Case, frame: pd.DataFrame) -> dict[str, np.ndarray]:
     overdue = (days > 0) & ~due
     growth = 1.0 + 0.5 * np.minimum(days, policy.overdue_cap_days) / policy.overdue_cap_days
     mandatory = case.waitlist["mandatory"].to_numpy(dtype=bool)
-    return {"mandatory": np.where(mandatory, class_weight, 0.0),
+    # a mandatory patient outweighs any other due patient of a tier they share
+    top = float(class_weight.max()) if len(class_weight) else 1.0
+    return {"mandatory": np.where(mandatory, class_weight + top, 0.0),
             "due": np.where(due, class_weight, 0.0),
             "overdue": np.where(overdue, class_weight * growth, 0.0),
             "others": frame["leave_out_cost"].to_numpy(dtype=float),
