@@ -127,10 +127,14 @@ COMPACT_MAX_PAIRS = 500_000
 # relaxation took is left after the LP (four weeks: 1.7 s for the relaxation, 16 s after the LP;
 # without it the LP took its whole share and the solver overran its deadline by 6 s).
 AFTER_LP_RELAXATIONS = 10.0
-# Share of the time then left for the plans from the compact LP (mostly the restricted MILP):
-# most of it when the monolithic MILP is not built, a little when it follows.
-ROUNDING_SHARE = 0.9
+# Share of the time then left for the plans from the compact LP (the restricted MILP and
+# refilling): half when the monolithic MILP is not built (the neighbourhood search has the rest),
+# a little when it follows.
+ROUNDING_SHARE = 0.5
 MONOLITHIC_ROUNDING_SHARE = 0.2
+# Without the monolithic MILP, the neighbourhood search (orplan.neighbourhoods) improves the best
+# of the LP's plans in this share of the time they leave, less the patterns' evaluations.
+NEIGHBOURHOOD_SHARE = 1.0
 # Seconds kept for the patterns after the LP's plans, in rounds of session knapsacks (a bound at
 # the LP's prices and at minute prices, and the first patterns).
 PATTERN_EVALUATIONS = 5
@@ -241,6 +245,14 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
             plans_from(compact.x, "aggregated LP" if aggregated else "compact LP",
                        left * (MONOLITHIC_ROUNDING_SHARE if monolithic else ROUNDING_SHARE),
                        aggregated)
+            if not monolithic:
+                searched = improve_best(data, rel, alternatives, starts,
+                                        NEIGHBOURHOOD_SHARE * (work.left() - PATTERN_EVALUATIONS
+                                                               * evaluation),
+                                        work, settings.threads, settings.seed,
+                                        settings.floors)
+                if searched is not None:
+                    lp_figures["neighbourhoods"] = searched
     share = PATTERN_SHARE if monolithic else 1.0
     pattern_seconds = max(0.5, work.left() * share)
     # Small models dive for a plan; large ones round the root's pattern LP unless the compact LP
@@ -312,6 +324,54 @@ def _child(sender: Connection, target: Callable[..., SolveResult], args: tuple[A
         sender.send(("error", traceback.format_exc()))
     finally:
         sender.close()
+
+
+def improve_best(data: Any, rel: Any, alternatives: dict[str, np.ndarray],
+                 starts: dict[str, np.ndarray], seconds: float, work: Work, threads: int,
+                 seed: int, floors: dict[str, int] | None = None) -> dict[str, Any] | None:
+    """The best timed plan of `alternatives` (by the relaxation's measure, orplan.refill)
+    improved by the neighbourhood search (orplan.neighbourhoods) in `seconds` of `work`'s clock,
+    brought level with `floors` where it can, added as "NAME, neighbourhoods" when a
+    neighbourhood was kept; its figures, or None when none was run."""
+    from orplan.neighbourhoods import MIN_NEIGHBOURHOOD_S, improve
+    from orplan.refill import plan_values
+
+    begun = work.now()
+
+    timed = [name for name in alternatives if name in starts]
+    if seconds < MIN_NEIGHBOURHOOD_S or not timed:
+        return None
+    best = max(timed, key=lambda name: (float(plan_values(rel, alternatives[name]).sum()),
+                                        name))
+    chosen, times = alternatives[best], starts[best]
+    levelled = False
+    if floors:
+        # behind the planner's rule: levelled with its plan first (orplan.dominance.level_with,
+        # as the pipeline would level it), so that the search improves a plan never behind
+        from orplan.dominance import clinical_counts, dominates, level_with
+        from orplan.greedy import greedy_assignment, leave_out_price
+        from orplan.plan import sequence
+
+        keep_value = leave_out_price(data.priority)
+
+        def timed_plan(mask: np.ndarray, given: np.ndarray | None) -> Any:
+            assignment = data.pairs.loc[mask, ["p", "s"]]
+            if given is not None:
+                assignment = assignment.assign(start=given[mask])
+            return sequence(data.case, data.sessions, assignment, keep_value, 0.0)
+
+        current = timed_plan(chosen, times)
+        if not dominates(clinical_counts(data, current.plan), floors):
+            planner = timed_plan(greedy_assignment(data), None)
+            chosen, times = level_with(data, current, planner)
+            levelled = True
+        work.charge("neighbourhoods", *plan_units(len(data.pairs), len(data.sessions), 3))
+    chosen, times, search = improve(data, rel, chosen, times, seconds - (work.now() - begun),
+                                    work, threads, seed, floors)
+    if search.kept or levelled:
+        name = f"{best}{' levelled' if levelled else ''}, neighbourhoods"
+        alternatives[name], starts[name] = chosen, times
+    return {"start": best, "levelled": levelled, **search.figures()}
 
 
 def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
@@ -388,20 +448,25 @@ def solve_model(model: Model, time_limit: float, gap: float, threads: int, seed:
                 log_path: str | None = None, verbose: bool = False,
                 warm_start: bool = False, work: Work | None = None,
                 stage: str = "MILP", max_improving: int | None = None,
-                root_seconds: float = 0.0) -> SolveReport:
+                root_seconds: float = 0.0, max_nodes: int | None = None) -> SolveReport:
     """Solve with HiGHS. `time_limit` is the solver's share of the run's budget (seconds of
     `work`'s clock, see orplan.work: when deterministic, a limit on branch-and-bound nodes that
     HiGHS keeps whatever the machine, and the wall clock's time left as HiGHS's time limit);
     `warm_start` passes the variables' initial values (see set_start); `max_improving`: stop
     after this many improving plans; `root_seconds`: an estimate of the root node's time
-    (deterministic node limits count the nodes after it)."""
+    (deterministic node limits count the nodes after it); `max_nodes`: a node limit of the
+    caller's instead (a small MILP, whose nodes cost far less than mip_node_row says)."""
     options: dict[str, Any] = {"random_seed": int(seed)}
     if threads > 1:
         options["parallel"] = "on"
     seconds = float(time_limit)
     if work is not None and work.deterministic:
         node = COSTS["mip_node_row"] * max(1, model.problem.numConstraints())
-        options["mip_max_nodes"] = max(0, int((seconds - root_seconds) / node))
+        # at least one: with none, HiGHS stops before its root heuristics and finds no plan
+        # better than its start
+        options["mip_max_nodes"] = max(1, int((seconds - root_seconds) / node))
+        if max_nodes is not None:
+            options["mip_max_nodes"] = int(max_nodes)
         # past twice its share the wall clock stops it (the run then is not reproducible)
         seconds = min(work.wall_left(), 2.0 * seconds + 2.0)
     if max_improving is not None:

@@ -6,29 +6,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from orplan.model.common import Model, add_rows
+from orplan.model.common import Model, add_rows, continuous, expression
 from orplan.model.priority import on_time
 
 KEPT = "deadlines_kept"
 CLASS = "due_or_overdue_planned_"
 
 
-def define_planner_floors(model: Model, floors: dict[str, int] | None) -> None:
-    """sum_{p due, s on time} x[p,s] >= kept; per class c: sum_{p due or overdue of c} x >= n_c.
-    The planner's plan satisfies every row, so the model stays feasible."""
-    if not floors or model.pairs.empty:
-        return
+def _floor_members(model: Model, floors: dict[str, int]
+                   ) -> list[tuple[str, np.ndarray]]:
+    """Per floor with a positive count, in name order: its name and the mask over model.pairs
+    of the pairs that count towards it."""
     priority, pairs = model.priority, model.pairs
     p = pairs["p"].to_numpy()
-    x = pairs["x"].to_numpy()
     due = priority["deadline_in_horizon"].to_numpy(dtype=bool)
     pressing = due | (priority["overdue_days"].to_numpy() > 0)
     urgency = model.case.waitlist["urgency"].to_numpy()
-    keys: list[np.ndarray] = []
-    variables: list[np.ndarray] = []
-    rhs: dict[int, float] = {}
-    names = sorted(floors)
-    for key, name in enumerate(names):
+    out: list[tuple[str, np.ndarray]] = []
+    for name in sorted(floors):
         if floors[name] <= 0:
             continue
         if name == KEPT:
@@ -37,11 +32,44 @@ def define_planner_floors(model: Model, floors: dict[str, int] | None) -> None:
             member = pressing[p] & (urgency[p] == name[len(CLASS):])
         else:
             continue
-        keys.append(np.full(int(member.sum()), key))
-        variables.append(x[member])
-        rhs[key] = float(floors[name])
-    if not keys:
+        out.append((name, member))
+    return out
+
+
+def define_planner_floors(model: Model, floors: dict[str, int] | None) -> None:
+    """sum_{p due, s on time} x[p,s] >= kept; per class c: sum_{p due or overdue of c} x >= n_c.
+    The planner's plan satisfies every row, so the model stays feasible."""
+    if not floors or model.pairs.empty:
         return
-    key_array = np.concatenate(keys)
-    add_rows(model, "planner_floor", key_array, np.concatenate(variables),
-             np.ones(len(key_array)), ">=", rhs)
+    x = model.pairs["x"].to_numpy()
+    members = _floor_members(model, floors)
+    if not members:
+        return
+    keys = np.concatenate([np.full(int(member.sum()), key)
+                           for key, (_, member) in enumerate(members)])
+    variables = np.concatenate([x[member] for _, member in members])
+    rhs = {key: float(floors[name]) for key, (name, _) in enumerate(members)}
+    add_rows(model, "planner_floor", keys, variables, np.ones(len(keys)), ">=", rhs)
+
+
+def define_soft_floors(model: Model, floors: dict[str, int] | None, price: float) -> None:
+    """The floors with a shortfall variable each (sum x + short >= n), `price` a unit of
+    shortfall in the objective (term floor_shortfall): a plan behind the planner's rule stays a
+    solution, and one less behind is worth more than any patient it costs."""
+    import pulp
+
+    if not floors or model.pairs.empty:
+        return
+    x = model.pairs["x"].to_numpy()
+    members = _floor_members(model, floors)
+    if not members:
+        return
+    short = continuous(model, "floor_short", len(members))
+    keys = np.concatenate([np.full(int(member.sum()) + 1, key)
+                           for key, (_, member) in enumerate(members)])
+    variables = np.concatenate([np.append(x[member], short[key])
+                                for key, (_, member) in enumerate(members)])
+    rhs = {key: float(floors[name]) for key, (name, _) in enumerate(members)}
+    add_rows(model, "planner_floor", keys, variables, np.ones(len(keys)), ">=", rhs)
+    model.add_term("floor_shortfall", expression(short, np.full(len(short), float(price))))
+    model.problem.setObjective(pulp.lpSum(list(model.terms.values())))
