@@ -50,7 +50,7 @@ MAX_FREE_PAIRS = 12_000
 # patient out, in a neighbourhood's MILP.
 FLOOR_PRICE = 2.0
 # Patients at most, of those whose planning would bring the plan level, freed in one neighbourhood
-MAX_LACKING = 300
+MAX_LACKING = 50
 # A plan is kept when it gains at least this share of the objective.
 MIN_GAIN = 1e-9
 
@@ -149,6 +149,7 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
     search.behind_before = short
     work.charge("neighbourhoods", *plan_units(*size))
     named = neighbourhoods(data)
+    n_days = data.sessions.groupby(["site", "date"]).ngroups  # the site-days come first
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(named))
     sessions_day = data.sessions["date"].to_numpy()
@@ -164,7 +165,9 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
         if lack.any():
             # behind the floors: the part where most of the patients lacking could go
             per_session = np.bincount(rel.s[lack[rel.p]], minlength=len(data.sessions))
-            scores = np.array([per_session[rows].sum() if k not in tried else -1
+            # (site-days only: a specialty over the horizon makes a MILP too large to bring
+            # many patients in)
+            scores = np.array([per_session[rows].sum() if k not in tried and k < n_days else -1
                                for k, (_, rows) in enumerate(named)])
             best = int(np.argmax(scores[order]))
             if scores[order[best]] > 0:
@@ -218,7 +221,8 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
         budget = min(NEIGHBOURHOOD_S, seconds - (work.now() - begun))
         report = solve_model(model, budget, 0.0, threads, seed, warm_start=True, work=work,
                              stage="neighbourhoods", max_nodes=NEIGHBOURHOOD_NODES)
-        entry: dict[str, object] = {"name": name, "free_pairs": int(free.sum()), "gain": 0.0}
+        entry: dict[str, object] = {"name": name, "free_pairs": int(free.sum()), "gain": 0.0,
+                                    "milp_s": round(report.seconds, 3)}
         search.tried.append(entry)
         if report.status is Status.NO_PLAN:
             continue

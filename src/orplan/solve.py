@@ -345,6 +345,7 @@ def improve_best(data: Any, rel: Any, alternatives: dict[str, np.ndarray],
                                         name))
     chosen, times = alternatives[best], starts[best]
     levelled = False
+    planner = None
     if floors:
         # behind the planner's rule: levelled with its plan first (orplan.dominance.level_with,
         # as the pipeline would level it), so that the search improves a plan never behind
@@ -371,6 +372,11 @@ def improve_best(data: Any, rel: Any, alternatives: dict[str, np.ndarray],
     if search.kept or levelled:
         name = f"{best}{' levelled' if levelled else ''}, neighbourhoods"
         alternatives[name], starts[name] = chosen, times
+        if planner is not None and search.behind_after > 0:
+            # still a little behind: levelled once more (the choice levels only the best plans)
+            alternatives[f"{name} levelled"], starts[f"{name} levelled"] = level_with(
+                data, timed_plan(chosen, times), planner)
+            work.charge("neighbourhoods", *plan_units(len(data.pairs), len(data.sessions), 2))
     return {"start": best, "levelled": levelled, **search.figures()}
 
 
