@@ -37,15 +37,17 @@ from orplan.refill import _candidates
 from orplan.reports.kpi import objective_terms, session_report
 from orplan.work import Work, plan_units
 
-# Counted seconds at most for one neighbourhood's MILP, and its branch-and-bound nodes at most
-# (HiGHS's heuristics run at its root; with no node, it stops before them and finds nothing).
-NEIGHBOURHOOD_S = 4.0
+# Counted seconds at most for one neighbourhood's MILP (the wall clock stops it at twice that and
+# 2 s: the run is then not reproducible; hospital week: a site-day's root LP took up to 10 s), and
+# its branch-and-bound nodes at most (HiGHS's heuristics run at its root; with no node, it stops
+# before them and finds nothing).
+NEIGHBOURHOOD_S = 8.0
 NEIGHBOURHOOD_NODES = 10
-# A neighbourhood's MILP gets no fewer counted seconds than this (else the search stops).
-MIN_NEIGHBOURHOOD_S = 1.0
+# A neighbourhood is started only with this many counted seconds left (else the search stops).
+MIN_NEIGHBOURHOOD_S = 3.0
 # Free pairs at most in one neighbourhood's MILP: a specialty's sessions over a long horizon
 # are cut to their first days that stay within it.
-MAX_FREE_PAIRS = 12_000
+MAX_FREE_PAIRS = 6_000
 # A unit short of the planner's rule's counts costs this many times the highest price of leaving a
 # patient out, in a neighbourhood's MILP.
 FLOOR_PRICE = 2.0
@@ -202,6 +204,20 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
             in_part = inside[rel.s]
             free &= in_part
             # cases of the part's later days stay where they are
+        if free.sum() > MAX_FREE_PAIRS:
+            # still too many (one large site-day): the part's own cases, then the patients left
+            # out by their price, while the pairs stay within the limit
+            own = np.zeros(rel.n_patients, dtype=bool)
+            own[rel.p[chosen & in_part]] = True
+            patients = np.flatnonzero(free_patients)
+            patients = patients[np.lexsort((-keep_value[patients], ~own[patients]))]
+            per_patient = np.bincount(rel.p[free], minlength=rel.n_patients)[patients]
+            within = patients[np.cumsum(per_patient) <= max(MAX_FREE_PAIRS,
+                                                            int(per_patient[own[patients]].sum()))]
+            allowed = np.zeros(rel.n_patients, dtype=bool)
+            allowed[within] = True
+            allowed |= own
+            free &= allowed[rel.p]
         if not free.any():
             continue
         fixed = chosen & ~in_part
@@ -218,8 +234,9 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
         define_soft_floors(model, {k: v for k, v in (floors or {}).items()}, floor_price)
         set_start(model, chosen[positions])
         work.charge("neighbourhoods", ("milp_build_pair", len(positions)))
-        budget = min(NEIGHBOURHOOD_S, seconds - (work.now() - begun))
-        report = solve_model(model, budget, 0.0, threads, seed, warm_start=True, work=work,
+        # its node limit ends it; the budget sets the wall clock's limit only (the search may
+        # then run over its share by up to one neighbourhood's work)
+        report = solve_model(model, NEIGHBOURHOOD_S, 0.0, threads, seed, warm_start=True, work=work,
                              stage="neighbourhoods", max_nodes=NEIGHBOURHOOD_NODES)
         entry: dict[str, object] = {"name": name, "free_pairs": int(free.sum()), "gain": 0.0,
                                     "milp_s": round(report.seconds, 3)}

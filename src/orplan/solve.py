@@ -506,7 +506,8 @@ def solve_model(model: Model, time_limit: float, gap: float, threads: int, seed:
         # (the nodes' time is in their iterations)
         work.charge(stage, ("mip_iteration", iterations),
                     ("mip_row", model.problem.numConstraints() * iterations))
-        if "time limit" in status_text.lower():
+        # (PuLP 4.2 says "TimeLimit"; older texts "Time limit reached")
+        if "timelimit" in status_text.lower().replace(" ", ""):
             work.stopped(stage)
     objective = _finite(stats.objective) if stats.has_solution else None
     if objective is None:
