@@ -93,6 +93,15 @@ def neighbourhoods(data: PlanningData) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def listed_timing(data: PlanningData, mask: np.ndarray, given: np.ndarray | None) -> TimedPlan:
+    """The plan of the pairs in `mask` timed by list scheduling alone (plan.sequence with no
+    time for exact timing: the same plan on any machine), `given` starts kept where it must."""
+    assignment = data.pairs.loc[mask, ["p", "s"]]
+    if given is not None:
+        assignment = assignment.assign(start=given[mask])
+    return sequence(data.case, data.sessions, assignment, leave_out_price(data.priority), 0.0)
+
+
 def plan_cost(data: PlanningData, timed: TimedPlan) -> float:
     stats = session_report(data.case, data.sessions, timed.plan)
     return float(sum(objective_terms(data.case, data.priority, data.sessions, stats,
@@ -118,10 +127,6 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
                            index=pd.MultiIndex.from_arrays([data.pairs["p"], data.pairs["s"]]))
     chosen, starts = chosen.copy(), starts.copy()
 
-    def timed_plan(mask: np.ndarray, given: np.ndarray, deadline: float | None) -> TimedPlan:
-        assignment = data.pairs.loc[mask, ["p", "s"]].assign(start=given[mask])
-        return sequence(data.case, data.sessions, assignment, keep_value, deadline)
-
     def behind(timed: TimedPlan) -> int:
         counts = clinical_counts(data, timed.plan)
         return sum(max(0, n - counts.get(key, 0)) for key, n in (floors or {}).items())
@@ -145,7 +150,7 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
         return out
 
     floor_price = FLOOR_PRICE * float(keep_value.max(initial=0.0))
-    current = timed_plan(chosen, starts, 0.0)
+    current = listed_timing(data, chosen, starts)
     cost, short = plan_cost(data, current), behind(current)
     lack = lacking(current) if short else np.zeros(rel.n_patients, dtype=bool)
     search.behind_before = short
@@ -250,7 +255,7 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
         given = np.where(chosen & new, starts, np.nan)
         # list scheduling only (no exact timing, whose time depends on the machine): cases of a
         # session it leaves late are given up, and the plan is kept only if it still gains
-        timed = timed_plan(new, given, 0.0)
+        timed = listed_timing(data, new, given)
         work.charge("neighbourhoods", *plan_units(*size))
         new_cost, new_short = plan_cost(data, timed), behind(timed)
         if new_short < short or (new_short == short

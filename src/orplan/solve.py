@@ -350,20 +350,12 @@ def improve_best(data: Any, rel: Any, alternatives: dict[str, np.ndarray],
         # behind the planner's rule: levelled with its plan first (orplan.dominance.level_with,
         # as the pipeline would level it), so that the search improves a plan never behind
         from orplan.dominance import clinical_counts, dominates, level_with
-        from orplan.greedy import greedy_assignment, leave_out_price
-        from orplan.plan import sequence
+        from orplan.greedy import greedy_assignment
+        from orplan.neighbourhoods import listed_timing
 
-        keep_value = leave_out_price(data.priority)
-
-        def timed_plan(mask: np.ndarray, given: np.ndarray | None) -> Any:
-            assignment = data.pairs.loc[mask, ["p", "s"]]
-            if given is not None:
-                assignment = assignment.assign(start=given[mask])
-            return sequence(data.case, data.sessions, assignment, keep_value, 0.0)
-
-        current = timed_plan(chosen, times)
+        current = listed_timing(data, chosen, times)
         if not dominates(clinical_counts(data, current.plan), floors):
-            planner = timed_plan(greedy_assignment(data), None)
+            planner = listed_timing(data, greedy_assignment(data), None)
             chosen, times = level_with(data, current, planner)
             levelled = True
         work.charge("neighbourhoods", *plan_units(len(data.pairs), len(data.sessions), 3))
@@ -375,7 +367,7 @@ def improve_best(data: Any, rel: Any, alternatives: dict[str, np.ndarray],
         if planner is not None and search.behind_after > 0:
             # still a little behind: levelled once more (the choice levels only the best plans)
             alternatives[f"{name} levelled"], starts[f"{name} levelled"] = level_with(
-                data, timed_plan(chosen, times), planner)
+                data, listed_timing(data, chosen, times), planner)
             work.charge("neighbourhoods", *plan_units(len(data.pairs), len(data.sessions), 2))
     return {"start": best, "levelled": levelled, **search.figures()}
 
