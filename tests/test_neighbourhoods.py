@@ -48,8 +48,8 @@ def test_a_poor_plan_is_improved_and_keeps_every_rule(tmp_path):
     mask, starts = timed_repair(data, poor, order)
     before = plan_cost(data, extract_stage(data, mask, None, starts))
     # counted work: the same plan on any machine
-    work = Work(30.0, float("inf"), deterministic=True)
-    chosen, times, search = improve(data, rel, mask, starts, 30.0, work, 1, 0)
+    work = Work(4.0, float("inf"), deterministic=True)
+    chosen, times, search = improve(data, rel, mask, starts, 4.0, work, 1, 0)
     assert search.kept and search.gain > 0
     timed = extract_stage(data, chosen, None, times)
     assert timed.dropped == []
@@ -58,7 +58,7 @@ def test_a_poor_plan_is_improved_and_keeps_every_rule(tmp_path):
     assert abs((before - after) - search.gain) <= 1e-6 * max(1.0, abs(before))
     assert verify_plan(data.case, timed.plan) == []
     assert np.bincount(data.pairs["p"].to_numpy()[chosen]).max() <= 1
-    again = improve(data, rel, mask, starts, 30.0, Work(30.0, float("inf")), 1, 0)
+    again = improve(data, rel, mask, starts, 4.0, Work(4.0, float("inf")), 1, 0)
     assert np.array_equal(again[0], chosen)
 
 
@@ -92,7 +92,7 @@ def test_a_plan_behind_the_floors_is_brought_level_first(tmp_path):
 
     before = behind(extract_stage(data, mask, None, starts).plan)
     assert before > 0
-    chosen, times, search = improve(data, rel, mask, starts, 30.0, Work(30.0, float("inf")),
+    chosen, times, search = improve(data, rel, mask, starts, 10.0, Work(10.0, float("inf")),
                                     1, 0, floors)
     timed = extract_stage(data, chosen, None, times)
     assert search.behind_before == before
