@@ -39,23 +39,18 @@ def _floor_members(model: Model, floors: dict[str, int]
 def define_planner_floors(model: Model, floors: dict[str, int] | None) -> None:
     """sum_{p due, s on time} x[p,s] >= kept; per class c: sum_{p due or overdue of c} x >= n_c.
     The planner's plan satisfies every row, so the model stays feasible."""
-    if not floors or model.pairs.empty:
-        return
-    x = model.pairs["x"].to_numpy()
-    members = _floor_members(model, floors)
-    if not members:
-        return
-    keys = np.concatenate([np.full(int(member.sum()), key)
-                           for key, (_, member) in enumerate(members)])
-    variables = np.concatenate([x[member] for _, member in members])
-    rhs = {key: float(floors[name]) for key, (name, _) in enumerate(members)}
-    add_rows(model, "planner_floor", keys, variables, np.ones(len(keys)), ">=", rhs)
+    _floor_rows(model, floors, None)
 
 
 def define_soft_floors(model: Model, floors: dict[str, int] | None, price: float) -> None:
     """The floors with a shortfall variable each (sum x + short >= n), `price` a unit of
     shortfall in the objective (term floor_shortfall): a plan behind the planner's rule stays a
     solution, and one less behind is worth more than any patient it costs."""
+    _floor_rows(model, floors, price)
+
+
+def _floor_rows(model: Model, floors: dict[str, int] | None, price: float | None) -> None:
+    """One row per floor; with `price`, each with its own priced shortfall variable."""
     import pulp
 
     if not floors or model.pairs.empty:
@@ -64,12 +59,13 @@ def define_soft_floors(model: Model, floors: dict[str, int] | None, price: float
     members = _floor_members(model, floors)
     if not members:
         return
-    short = continuous(model, "floor_short", len(members))
-    keys = np.concatenate([np.full(int(member.sum()) + 1, key)
+    short = continuous(model, "floor_short", len(members)) if price is not None else None
+    keys = np.concatenate([np.full(int(member.sum()) + (short is not None), key)
                            for key, (_, member) in enumerate(members)])
-    variables = np.concatenate([np.append(x[member], short[key])
+    variables = np.concatenate([x[member] if short is None else np.append(x[member], short[key])
                                 for key, (_, member) in enumerate(members)])
     rhs = {key: float(floors[name]) for key, (name, _) in enumerate(members)}
     add_rows(model, "planner_floor", keys, variables, np.ones(len(keys)), ">=", rhs)
-    model.add_term("floor_shortfall", expression(short, np.full(len(short), float(price))))
-    model.problem.setObjective(pulp.lpSum(list(model.terms.values())))
+    if short is not None and price is not None:
+        model.add_term("floor_shortfall", expression(short, np.full(len(short), float(price))))
+        model.problem.setObjective(pulp.lpSum(list(model.terms.values())))
