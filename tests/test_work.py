@@ -12,7 +12,7 @@ import pytest
 import orplan.refill
 from orplan.generate import generate_case, write_case
 from orplan.pipeline import SolveOptions, run_solve, solver_budget
-from orplan.work import Work
+from orplan.work import COSTS, Work
 
 from conftest import config_of
 
@@ -192,3 +192,19 @@ def test_deterministic_must_be_true_or_false(tmp_path: Path) -> None:
     (issue,) = error.value.issues
     assert issue.code == "config-type" and issue.column == "solver.deterministic"
     assert "must be true or false" in issue.message
+
+
+def test_pace_and_affords_on_a_slower_machine():
+    """A stage asks whether its next work fits the wall clock at the machine's pace (wall seconds
+    per counted second so far); one that does not fit is recorded as cut."""
+    work = Work(budget=10.0, hard=time.time() + 100.0)
+    assert work.pace() == 1.0  # nothing counted yet
+    work.charge("compact LP", ("lp_solve", 2.0 / COSTS["lp_solve"]))  # 2 counted seconds
+    assert work.pace() == 1.0  # faster than the reference: never below 1
+    assert work.affords("compact LP", 50.0)
+    work.started -= 20.0  # as if the 2 counted seconds had taken 20 wall seconds
+    assert work.pace() >= 10.0
+    assert work.affords("neighbourhoods", 5.0)  # 50 wall seconds of the 100 left
+    assert work.cut == []
+    assert not work.affords("neighbourhoods", 20.0)  # 200 wall seconds: it would overrun
+    assert work.cut == ["neighbourhoods"]

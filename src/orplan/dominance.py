@@ -43,6 +43,12 @@ def clinical_counts(data: PlanningData, plan: pd.DataFrame) -> dict[str, int]:
     return counts
 
 
+def _kept(data: PlanningData, plan: pd.DataFrame) -> np.ndarray:
+    """Per patient: planned by its deadline (or with none to keep)."""
+    dates = planned_dates(data.priority, plan)
+    return np.asarray((dates <= data.priority["breach_date"]).to_numpy(), dtype=bool)
+
+
 def dominates(counts: dict[str, int], reference: dict[str, int]) -> bool:
     return all(counts.get(key, 0) >= value for key, value in reference.items())
 
@@ -153,6 +159,18 @@ def level_with(data: PlanningData, candidate: TimedPlan, planner: TimedPlan,
         short |= data.priority["deadline_in_horizon"].to_numpy(dtype=bool)
     # mandatory patients always keep their place
     held = in_candidate & counted & (short | data.case.waitlist["mandatory"].to_numpy(bool))
+    # and of each count it is not behind in, as many of its patients as the planner's plan has
+    # (the most valuable): the patients brought in then cannot put it behind there instead
+    for key, value in floor.items():
+        if key in behind:
+            continue
+        if key == "deadlines_kept":
+            due = data.priority["deadline_in_horizon"].to_numpy(dtype=bool)
+            member = in_candidate & due & _kept(data, candidate.plan)
+        else:
+            member = in_candidate & counted & (
+                urgency == key.removeprefix("due_or_overdue_planned_"))
+        held[by_price[member[by_price]][:value]] = True
     spare = in_candidate & counted & ~held
     first = np.concatenate([by_price[held[by_price]], by_rule[need[by_rule]],
                             by_price[spare[by_price]],

@@ -31,7 +31,7 @@ from orplan.dominance import clinical_counts, pressing
 from orplan.greedy import leave_out_price
 from orplan.model.bound import Relaxation
 from orplan.model.common import PlanningData
-from orplan.model.floors import CLASS, KEPT, define_soft_floors
+from orplan.model.floors import CLASS, FLOOR_PRICE, KEPT, define_soft_floors
 from orplan.plan import TimedPlan, sequence
 from orplan.refill import _candidates
 from orplan.reports.kpi import objective_terms, session_report
@@ -48,9 +48,6 @@ MIN_NEIGHBOURHOOD_S = 3.0
 # Free pairs at most in one neighbourhood's MILP: a specialty's sessions over a long horizon
 # are cut to their first days that stay within it.
 MAX_FREE_PAIRS = 6_000
-# A unit short of the planner's rule's counts costs this many times the highest price of leaving a
-# patient out, in a neighbourhood's MILP.
-FLOOR_PRICE = 2.0
 # Patients at most, of those whose planning would bring the plan level, freed in one neighbourhood
 MAX_LACKING = 50
 # A plan is kept when it gains at least this share of the objective.
@@ -108,6 +105,11 @@ def plan_cost(data: PlanningData, timed: TimedPlan) -> float:
                                      timed.plan).values()))
 
 
+def behind_by(counts: dict[str, int], floors: dict[str, int] | None) -> int:
+    """Units the counts (orplan.dominance.clinical_counts) are behind the floors."""
+    return sum(max(0, n - counts.get(key, 0)) for key, n in (floors or {}).items())
+
+
 def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.ndarray,
             seconds: float, work: Work, threads: int, seed: int,
             floors: dict[str, int] | None = None) -> tuple[np.ndarray, np.ndarray, Search]:
@@ -128,8 +130,7 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
     chosen, starts = chosen.copy(), starts.copy()
 
     def behind(timed: TimedPlan) -> int:
-        counts = clinical_counts(data, timed.plan)
-        return sum(max(0, n - counts.get(key, 0)) for key, n in (floors or {}).items())
+        return behind_by(clinical_counts(data, timed.plan), floors)
 
     due = data.priority["deadline_in_horizon"].to_numpy(dtype=bool)
     counted = pressing(data)
@@ -163,11 +164,17 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
     unchanged = 0  # neighbourhoods tried in a row without a gain
     position = 0
     tried: set[int] = set()  # since the last plan kept
+    last_counted = 0.0  # counted seconds of the last neighbourhood tried
     while unchanged < len(named):
         left = seconds - (work.now() - begun)
         if left < MIN_NEIGHBOURHOOD_S or work.done("neighbourhoods", begun + seconds,
                                                    MIN_NEIGHBOURHOOD_S):
             break
+        # on a machine slower than the reference, one that cannot end before the wall clock's
+        # deadline is not started (as long as the last one, or MIN_NEIGHBOURHOOD_S)
+        if not work.affords("neighbourhoods", max(MIN_NEIGHBOURHOOD_S, last_counted)):
+            break
+        counted_before = work.now()
         pick = int(order[position % len(named)])
         if lack.any():
             # behind the floors: the part where most of the patients lacking could go
@@ -243,6 +250,8 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
         # then run over its share by up to one neighbourhood's work)
         report = solve_model(model, NEIGHBOURHOOD_S, 0.0, threads, seed, warm_start=True, work=work,
                              stage="neighbourhoods", max_nodes=NEIGHBOURHOOD_NODES)
+        # (with the timing after it, about one plan's)
+        last_counted = work.now() - counted_before + work.estimate(*plan_units(*size))
         entry: dict[str, object] = {"name": name, "free_pairs": int(free.sum()), "gain": 0.0,
                                     "milp_s": round(report.seconds, 3)}
         search.tried.append(entry)

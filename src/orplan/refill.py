@@ -53,11 +53,18 @@ def surgeon_days(data: PlanningData) -> np.ndarray:
 
 def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: float,
            max_rounds: int = 50, timed: bool = True,
-           work: Work | None = None) -> tuple[np.ndarray, list[float]]:
+           work: Work | None = None,
+           floors: dict[str, int] | None = None) -> tuple[np.ndarray, list[float]]:
     """The plan `chosen` (mask over rel's pairs; rel is data's relaxation) refilled, and the gain
     of each round (in objective units, by the relaxation's objective). Stops at `deadline` (on
     `work`'s clock, see orplan.work; without one, time.perf_counter()). Not `timed`: no new flip
-    rooms anywhere, and no timing checks."""
+    rooms anywhere, and no timing checks. `floors` (the planner's rule's counts,
+    orplan.model.floors): while the plan is behind one, its patients are worth FLOOR_PRICE x the
+    highest leave-out price more to the knapsacks, and a session's new cases are taken if they
+    bring the plan closer to the floors, or gain without doing so; never if they leave it
+    further below a floor."""
+    from orplan.model.floors import FLOOR_PRICE, pair_floor_members
+
     if work is None:
         work = Work.wall_clock(deadline - time.perf_counter())
         deadline = work.budget
@@ -71,6 +78,12 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
     timing = _Timing(data, rel, chosen)
     restricted = np.full(n_sessions, not timed)  # no new flip rooms (its timing failed)
     gains: list[float] = []
+    members = pair_floor_members(data, floors) if floors else []
+    counts_of = (np.array([member for _, member in members], dtype=np.int64)
+                 if members else np.zeros((0, len(rel.p)), dtype=np.int64))
+    need = np.array([floors[name] for name, _ in members] if floors else [], dtype=np.int64)
+    counts = counts_of[:, chosen].sum(axis=1)
+    floor_price = FLOOR_PRICE * float(leave_out_price(data.priority).max(initial=0.0))
     # the last round's seconds: a round is not started unless as long a one fits
     round_units = (("refill_round", 1), ("refill_pair", len(rel.p)),
                    ("refill_session", n_sessions), *wide_knapsack_work(rel))
@@ -82,10 +95,15 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
         state = _State(rel, chosen)
         free = ~planned[rel.p] & (rel.base_profit > 0) & state.fits()
         free &= ~(restricted[rel.s] & timing.elsewhere())
-        profit = np.where(chosen | _candidates(rel, free), rel.base_profit, 0.0)
+        # behind a floor: its patients are worth more (a unit short outweighs any patient)
+        lacking = need > counts
+        bonus = (floor_price * counts_of[lacking].any(axis=0) if lacking.any()
+                 else np.zeros(len(rel.p)))
+        valued = rel.base_profit + bonus
+        profit = np.where(chosen | _candidates(rel, free, valued), valued, 0.0)
         values, picked = session_values(rel, profit, np.zeros(n_eq), want_choice=True)
         assert picked is not None
-        current = plan_values(rel, chosen)
+        current = plan_values(rel, chosen, valued)
         better = np.flatnonzero(values > current + MIN_GAIN * np.maximum(1.0, np.abs(current)))
         if len(better) == 0:
             work.charge("refill", *round_units)
@@ -109,8 +127,17 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
                 newly_restricted += int(not restricted[s])
                 restricted[s] = True
                 continue
+            delta = counts_of[:, new].sum(axis=1) - counts_of[:, old].sum(axis=1)
+            if np.any((delta < 0) & (counts + delta < need)):
+                continue  # it would leave the plan further behind the planner's rule
+            closer = np.minimum(counts + delta, need).sum() > np.minimum(counts, need).sum()
+            gain = (_session_value(rel, s, new) - _session_value(rel, s, old)
+                    if bonus.any() else 1.0)
+            if not closer and gain <= MIN_GAIN:
+                continue  # what the bonus alone makes worth it, once the plan is level
             if not state.take(s, old, new, by_pair, link_ptr):
                 continue
+            counts += delta
             timing.move(s, new)
             chosen[old] = False
             chosen[new] = True
@@ -126,26 +153,38 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
     return chosen, gains
 
 
-def plan_values(rel: Relaxation, chosen: np.ndarray) -> np.ndarray:
+def _session_value(rel: Relaxation, s: int, pairs: np.ndarray) -> float:
+    """What the cases `pairs` take off the objective in session s (as plan_values)."""
+    if len(pairs) == 0:
+        return 0.0
+    over = max(0.0, float(rel.weight[pairs].sum()) - float(rel.session_free[s]))
+    return float(rel.base_profit[pairs].sum() - rel.overtime_price * over - rel.session_fixed[s])
+
+
+def plan_values(rel: Relaxation, chosen: np.ndarray,
+                profit_of: np.ndarray | None = None) -> np.ndarray:
     """Per session: what the plan's cases in it take off the objective (the knapsacks' measure,
-    as `bound.session_values`)."""
+    as `bound.session_values`); `profit_of`: per pair, instead of rel.base_profit."""
     pairs = np.flatnonzero(chosen)
     n = len(rel.session_cap)
     units = np.bincount(rel.s[pairs], weights=rel.weight[pairs], minlength=n)
-    profit = np.bincount(rel.s[pairs], weights=rel.base_profit[pairs], minlength=n)
+    profit = np.bincount(rel.s[pairs], weights=(rel.base_profit if profit_of is None
+                                                 else profit_of)[pairs], minlength=n)
     over = np.maximum(0.0, units - rel.session_free)
     used = np.bincount(rel.s[pairs], minlength=n) > 0
     return np.where(used, profit - rel.overtime_price * over - rel.session_fixed, 0.0)
 
 
-def _candidates(rel: Relaxation, free: np.ndarray) -> np.ndarray:
+def _candidates(rel: Relaxation, free: np.ndarray,
+                profit: np.ndarray | None = None) -> np.ndarray:
     """Mask over pairs: of the pairs in `free`, the CANDIDATES most profitable of each session
-    and case length."""
+    and case length (by `profit` per pair when given, else rel.base_profit)."""
     from orplan.model.compact import _first_of_each
 
+    profit = rel.base_profit if profit is None else profit
     pairs = np.flatnonzero(free)
     key = rel.s[pairs].astype(np.int64) * (int(rel.weight.max(initial=0)) + 1) + rel.weight[pairs]
-    order = np.lexsort((-rel.base_profit[pairs], key))
+    order = np.lexsort((-profit[pairs], key))
     mask = np.zeros(len(rel.p), dtype=bool)
     mask[pairs[_first_of_each(key, order, CANDIDATES)]] = True
     return mask

@@ -149,20 +149,34 @@ def timed_repair(data: PlanningData, chosen: np.ndarray, first: np.ndarray,
     return repaired, times
 
 
+def _behind(data: PlanningData, chosen: np.ndarray, floors: dict[str, int]) -> bool:
+    """Whether the plan `chosen` (mask over data.pairs) has fewer of some floor's count."""
+    from orplan.model.floors import pair_floor_members
+
+    return any(int(member[chosen].sum()) < floors[name]
+               for name, member in pair_floor_members(data, floors))
+
+
 def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, seconds: float,
                     threads: int, seed: int,
                     figures: dict[str, float] | None = None,
-                    work: Work | None = None) -> np.ndarray | None:
+                    work: Work | None = None,
+                    floors: dict[str, int] | None = None) -> np.ndarray | None:
     """The full MILP over the pairs of `keep` (mask over data.pairs), started from `start` (a
     plan within `keep`): its plan as a mask over data.pairs, None if it has none in time
     (`seconds` of `work`'s clock, see orplan.work; when deterministic, it also stops after
     RESTRICTED_IMPROVING plans better than the start). `figures` gets the seconds to build it
-    and to solve it, and its objective (before timing)."""
+    and to solve it, and its objective (before timing). `floors`: the planner's rule's counts,
+    as soft rows (orplan.model.floors: a unit short costs more than any patient)."""
     from orplan.model.build import build_model
+    from orplan.model.floors import FLOOR_PRICE, define_soft_floors
     from orplan.solve import Status, chosen_pairs, set_start, solve_model
 
     started = time.perf_counter()
     model = build_model(data.case, data, keep)
+    if floors:
+        define_soft_floors(model, floors,
+                           FLOOR_PRICE * float(leave_out_price(data.priority).max(initial=0.0)))
     positions = np.flatnonzero(keep)
     set_start(model, start[positions])
     built = time.perf_counter() - started
@@ -192,7 +206,9 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
                   threads: int, seed: int, source: str = "compact LP",
                   figures: dict[str, float] | None = None, aggregated: bool = False,
                   rel: Relaxation | None = None, work: Work | None = None,
-                  also: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+                  also: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                  floors: dict[str, int] | None = None,
+                  floor_start: np.ndarray | None = None
                   ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The plans of the module text (name -> chosen pairs and their starts), within `seconds`
     (the restricted MILP is skipped when too little time is left). `x` is an LP solution per
@@ -206,7 +222,9 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     from an `aggregated` LP (a region) are refilled without new flip rooms and timing checks:
     with them, the region's plan came out worse (236.6 M against 231.1 M, one run each).
     `also`: timed plans made elsewhere (the previous plan, filled) to refill first; only their
-    refilled versions are returned."""
+    refilled versions are returned. `floors`: the planner's rule's counts, soft rows of the
+    restricted MILP, which also has the pairs of `floor_start` (a plan that meets them), and
+    kept by refilling (orplan.refill)."""
     if data.pairs.empty:
         return {}
     work = work or Work.wall_clock(seconds)
@@ -225,9 +243,16 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     keep = rounded | plans[source][0] | preferred
     if not aggregated:
         keep |= x > 1e-6
+    if floors and floor_start is not None:
+        keep |= floor_start
     left = seconds - (work.now() - begun) - 1.5 * repair
     milp_share = 0.9 if rel is None else 0.9 * (1.0 - REFILL_SHARE)
-    chosen = restricted_milp(data, keep, rounded, left * milp_share, threads, seed, figures, work)
+    # behind the planner's rule, refilling brings the plan level and the MILP gets no time: with
+    # soft floors it did not in its share (hospital week with split lists: 38 units behind
+    # before and after it, its root over its share 3 times; refilling: 16 behind in one round)
+    behind = bool(floors) and rel is not None and _behind(data, rounded, floors or {})
+    chosen = None if behind else restricted_milp(data, keep, rounded, left * milp_share, threads,
+                                                 seed, figures, work, floors)
     if chosen is not None:
         plans[f"{source} MILP"] = timed_repair(data, chosen, first)
         work.charge("LP plans", *plan_units(*size))
@@ -243,7 +268,7 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
                 if work.done("refill", refill_by):
                     break
                 refilled, gains = refill(data, rel, mask, refill_by, timed=not aggregated,
-                                         work=work)
+                                         work=work, floors=floors)
                 if sum(gains) <= 0:
                     break
                 mask, times = timed_repair(data, refilled, first, times)

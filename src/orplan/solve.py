@@ -144,12 +144,15 @@ ROOT_SHARE = 0.6
 
 
 def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
-                    start: np.ndarray | None = None) -> SolveResult:
+                    start: np.ndarray | None = None,
+                    progress: Callable[[SolveResult], None] | None = None) -> SolveResult:
     """Session patterns first (a bound valid for the full model and a plan, see orplan.colgen),
     then, for models small enough, the monolithic MILP with the time left. The bound reported is
     the better of the two valid bounds. The stages share `settings.budget` counted seconds when
     deterministic (orplan.work), else the time to `deadline`; `deadline` (time.time()) stops
-    every stage either way."""
+    every stage either way. `progress` is given the plans found so far (as a result without a
+    solver plan) after each stage that finds some: the isolated process hands them on, so that a
+    solve stopped at the deadline still has them."""
     from orplan.colgen import generate_patterns
     from orplan.greedy import (
         fill_previous,
@@ -203,7 +206,9 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
         for name, (mask, times) in compact_plans(data, order, x, seconds, settings.threads,
                                                  settings.seed, source, lp_seconds,
                                                  aggregated, rel, work,
-                                                 also=previous_plans).items():
+                                                 also=previous_plans,
+                                                 floors=settings.floors,
+                                                 floor_start=settings.floor_start).items():
             alternatives[name], starts[name] = mask, times
         lp_seconds[f"{source.split()[0]}_plans"] = round(
             time.perf_counter() - started_plans, 3)
@@ -222,7 +227,8 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
             compact = solve_aggregated(rel, data.sessions, order, budget, settings.threads,
                                        settings.seed, work)
         else:
-            compact = solve_compact(rel, order, budget, settings.threads, settings.seed, work)
+            compact = solve_compact(rel, order, budget, settings.threads, settings.seed, work,
+                                    floor_patients(data, settings))
         lp_seconds.update({"compact_lp": round(compact.seconds, 3),
                            "compact_lp_build": round(compact.build_seconds, 3)})
         lp_figures.update({"aggregated": bool(aggregated), "optimal": compact.optimal,
@@ -253,6 +259,9 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
                                         settings.floors)
                 if searched is not None:
                     lp_figures["neighbourhoods"] = searched
+            if progress is not None:
+                progress(_found_so_far(data, alternatives, starts, lp_figures, work,
+                                       time.perf_counter() - started, deadline))
     share = PATTERN_SHARE if monolithic else 1.0
     pattern_seconds = max(0.5, work.left() * share)
     # Small models dive for a plan; large ones round the root's pattern LP unless the compact LP
@@ -291,6 +300,9 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
                              solver_version(), deadline - time.time() + pattern_s)
         return SolveResult(report, None, 0.0, pattern_s, size, alternatives, starts,
                            pattern_figures)
+    if progress is not None and alternatives:
+        progress(_found_so_far(data, alternatives, starts, lp_figures, work, pattern_s,
+                               deadline, bound))
     built_at = time.perf_counter()
     model = build_model(case, floors=settings.floors)
     work.charge("monolithic MILP", ("milp_build_pair", len(data.pairs)))
@@ -316,10 +328,37 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
                        size, alternatives, starts, pattern_figures)
 
 
+def floor_patients(data: Any, settings: SolverSettings) -> np.ndarray | None:
+    """With floors: the patients of the plan that meets them (settings.floor_start), for the
+    compact LP to hold."""
+    if not settings.floors or settings.floor_start is None:
+        return None
+    patients = np.zeros(len(data.priority), dtype=bool)
+    patients[data.pairs["p"].to_numpy()[settings.floor_start]] = True
+    return patients
+
+
+def _found_so_far(data: Any, alternatives: dict[str, np.ndarray],
+                  starts: dict[str, np.ndarray], lp_figures: dict[str, Any], work: Work,
+                  seconds: float, deadline: float, bound: float | None = None) -> SolveResult:
+    """The plans found so far, as the result of a solve stopped here by the clock."""
+    report = SolveReport(Status.FEASIBLE, None, bound, None, seconds,
+                         "stopped by orplan at the time limit (the plans found before it kept)",
+                         solver_version(), deadline - time.time() + seconds)
+    figures = {"bound": bound, "compact_lp": dict(lp_figures), "work": work.figures()}
+    return SolveResult(report, None, 0.0, seconds,
+                       {"eligible_pairs": len(data.pairs),
+                        "pairs_signature": pairs_signature(data.pairs), "partial": True},
+                       dict(alternatives), dict(starts), figures)
+
+
 def _child(sender: Connection, target: Callable[..., SolveResult], args: tuple[Any, ...],
            kwargs: dict[str, Any]) -> None:
+    def progress(result: SolveResult) -> None:
+        sender.send(("partial", result))
+
     try:
-        sender.send(("ok", target(*args, **kwargs)))
+        sender.send(("ok", target(*args, **kwargs, progress=progress)))
     except BaseException:
         sender.send(("error", traceback.format_exc()))
     finally:
@@ -333,6 +372,7 @@ def improve_best(data: Any, rel: Any, alternatives: dict[str, np.ndarray],
     improved by the neighbourhood search (orplan.neighbourhoods) in `seconds` of `work`'s clock,
     brought level with `floors` where it can, added as "NAME, neighbourhoods" when a
     neighbourhood was kept; its figures, or None when none was run."""
+    from orplan.model.floors import pair_floor_members
     from orplan.neighbourhoods import MIN_NEIGHBOURHOOD_S, improve
     from orplan.refill import plan_values
 
@@ -341,30 +381,43 @@ def improve_best(data: Any, rel: Any, alternatives: dict[str, np.ndarray],
     timed = [name for name in alternatives if name in starts]
     if seconds < MIN_NEIGHBOURHOOD_S or not timed:
         return None
-    best = max(timed, key=lambda name: (float(plan_values(rel, alternatives[name]).sum()),
-                                        name))
+    need = floors or {}
+    members = pair_floor_members(data, need) if need else []
+
+    def short(mask: np.ndarray) -> int:
+        """Units behind the planner's rule's counts (floors)."""
+        return sum(max(0, need[name] - int(member[mask].sum())) for name, member in members)
+
+    # the least behind the planner's rule, then the best
+    best = max(timed, key=lambda name: (-short(alternatives[name]),
+                                        float(plan_values(rel, alternatives[name]).sum()), name))
     chosen, times = alternatives[best], starts[best]
     levelled = False
     planner = None
     if floors:
         # behind the planner's rule: levelled with its plan first (orplan.dominance.level_with,
-        # as the pipeline would level it), so that the search improves a plan never behind
-        from orplan.dominance import clinical_counts, dominates, level_with
+        # as the pipeline would level it) if that leaves it less behind, so that the search
+        # improves a plan as little behind as can be
+        from orplan.dominance import clinical_counts, level_with
         from orplan.greedy import greedy_assignment
-        from orplan.neighbourhoods import listed_timing
+        from orplan.neighbourhoods import behind_by, listed_timing
 
         current = listed_timing(data, chosen, times)
-        if not dominates(clinical_counts(data, current.plan), floors):
+        if behind_by(clinical_counts(data, current.plan), floors):
             planner = listed_timing(data, greedy_assignment(data), None)
-            chosen, times = level_with(data, current, planner)
-            levelled = True
-        work.charge("neighbourhoods", *plan_units(len(data.pairs), len(data.sessions), 3))
+            level_chosen, level_times = level_with(data, current, planner)
+            level_timed = listed_timing(data, level_chosen, level_times)
+            if behind_by(clinical_counts(data, level_timed.plan), floors) < behind_by(
+                    clinical_counts(data, current.plan), floors):
+                chosen, times = level_chosen, level_times
+                levelled = True
+        work.charge("neighbourhoods", *plan_units(len(data.pairs), len(data.sessions), 4))
     chosen, times, search = improve(data, rel, chosen, times, seconds - (work.now() - begun),
                                     work, threads, seed, floors)
     if search.kept or levelled:
         name = f"{best}{' levelled' if levelled else ''}, neighbourhoods"
         alternatives[name], starts[name] = chosen, times
-        if planner is not None and search.behind_after > 0:
+        if search.behind_after > 0 and planner is not None:
             # still a little behind: levelled once more (the choice levels only the best plans)
             alternatives[f"{name} levelled"], starts[f"{name} levelled"] = level_with(
                 data, listed_timing(data, chosen, times), planner)
@@ -375,9 +428,11 @@ def improve_best(data: Any, rel: Any, alternatives: dict[str, np.ndarray],
 def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
                    target: Callable[..., SolveResult] = build_and_solve,
                    start: np.ndarray | None = None) -> SolveResult:
-    """Run `target(case, deadline - GRACE_S, settings)` in a child process; kill it at `deadline`
-    (a hard promise) and report no plan if it has not answered by then, or if it died without
-    answering (for instance out of memory). An error raised in it is raised here. `start` (the
+    """Run `target(case, deadline - GRACE_S, settings, progress=...)` in a child process; kill
+    it at `deadline` (a hard promise) and, if it has not answered by then, return the plans it
+    reported so far through `progress` (its stage "solver" then cut by the clock), or no plan
+    without any; no plan too if it died without answering (for instance out of memory). An
+    error raised in it is raised here. `start` (the
     priced greedy plan, see build_and_solve) is passed on when given."""
     context = multiprocessing.get_context("spawn")  # fork is unsafe: BLAS threads already run
     receiver, sender = context.Pipe(duplex=False)
@@ -388,8 +443,9 @@ def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
     started = time.perf_counter()
     process.start()
     sender.close()
+    partial: SolveResult | None = None  # the plans it found so far (see build_and_solve)
     try:
-        if receiver.poll(max(0.0, deadline - time.time())):
+        while receiver.poll(max(0.0, deadline - time.time())):
             try:
                 kind, payload = receiver.recv()
             except EOFError:
@@ -403,6 +459,9 @@ def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
                     "may have run out of memory)", solver_version(),
                     deadline - time.time() + seconds)
                 return SolveResult(report, None, 0.0, seconds)
+            if kind == "partial":
+                partial = payload
+                continue
             process.join(5)
             if kind == "error":
                 raise SolverProcessError(f"the solver process failed:\n{payload}")
@@ -410,6 +469,12 @@ def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
         process.kill()
         process.join()
         seconds = time.perf_counter() - started
+        if partial is not None:
+            # stopped by the clock after some plans: they are kept (the run is not reproducible)
+            work = partial.patterns.setdefault("work", {})
+            work["cut_by_clock"] = sorted({*work.get("cut_by_clock", []), "solver"})
+            return dataclasses.replace(partial, report=dataclasses.replace(
+                partial.report, seconds=seconds, time_limit=deadline - time.time() + seconds))
         report = SolveReport(Status.NO_PLAN, None, None, None, seconds,
                              "stopped by orplan at the time limit", solver_version(),
                              deadline - time.time() + seconds)

@@ -177,6 +177,22 @@ class Work:
             return True
         return self.now() + next_cost >= deadline
 
+    def pace(self) -> float:
+        """Wall seconds per counted second so far (at least 1; 1 until a second is counted): how
+        much slower than the reference this machine runs now."""
+        if not self.deterministic or self.spent < 1.0:
+            return 1.0
+        return max(1.0, (time.perf_counter() - self.started) / self.spent)
+
+    def affords(self, stage: str, seconds: float) -> bool:
+        """Whether `seconds` of counted work fit in the wall clock's time left at this machine's
+        pace; if not, `stage` is recorded as cut (a stage that would start work it cannot finish
+        in time stops instead: the deadline is kept, the run is not reproducible)."""
+        if self.wall_left() >= seconds * self.pace():
+            return True
+        self.stopped(stage)
+        return False
+
     def stopped(self, stage: str) -> None:
         """Record that the wall clock, not the counted budget, stopped `stage`."""
         if self.deterministic and stage not in self.cut:

@@ -5,35 +5,54 @@ those due or overdue (the floors, orplan.pipeline.clinical_counts of that plan).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from orplan.model.common import Model, add_rows, continuous, expression
+from orplan.model.common import Model, PlanningData, add_rows, continuous, expression
 from orplan.model.priority import on_time
 
 KEPT = "deadlines_kept"
 CLASS = "due_or_overdue_planned_"
 
 
-def _floor_members(model: Model, floors: dict[str, int]
-                   ) -> list[tuple[str, np.ndarray]]:
-    """Per floor with a positive count, in name order: its name and the mask over model.pairs
-    of the pairs that count towards it."""
-    priority, pairs = model.priority, model.pairs
-    p = pairs["p"].to_numpy()
+# A unit short of the planner's rule's counts costs this many times the highest price of leaving a
+# patient out, where the floors are soft (the compact LP, the neighbourhoods' MILPs).
+FLOOR_PRICE = 2.0
+
+
+def floor_members(priority: pd.DataFrame, urgency: np.ndarray, p: np.ndarray,
+                  dates: np.ndarray, floors: dict[str, int]) -> list[tuple[str, np.ndarray]]:
+    """Per floor with a positive count, in name order: its name and the mask over the pairs
+    (patient p planned on dates) that count towards it."""
     due = priority["deadline_in_horizon"].to_numpy(dtype=bool)
     pressing = due | (priority["overdue_days"].to_numpy() > 0)
-    urgency = model.case.waitlist["urgency"].to_numpy()
     out: list[tuple[str, np.ndarray]] = []
     for name in sorted(floors):
         if floors[name] <= 0:
             continue
         if name == KEPT:
-            member = due[p] & on_time(priority, p, pairs["date"].to_numpy())
+            member = due[p] & on_time(priority, p, dates)
         elif name.startswith(CLASS):
             member = pressing[p] & (urgency[p] == name[len(CLASS):])
         else:
             continue
         out.append((name, member))
     return out
+
+
+def pair_floor_members(data: PlanningData, floors: dict[str, int]
+                       ) -> list[tuple[str, np.ndarray]]:
+    """floor_members over data.pairs (the relaxation's pairs too)."""
+    pairs = data.pairs
+    dates = data.sessions["date"].to_numpy()[pairs["s"].to_numpy()]
+    return floor_members(data.priority, data.case.waitlist["urgency"].to_numpy(),
+                         pairs["p"].to_numpy(), dates, floors)
+
+
+def _floor_members(model: Model, floors: dict[str, int]
+                   ) -> list[tuple[str, np.ndarray]]:
+    """floor_members over model.pairs."""
+    return floor_members(model.priority, model.case.waitlist["urgency"].to_numpy(),
+                         model.pairs["p"].to_numpy(), model.pairs["date"].to_numpy(), floors)
 
 
 def define_planner_floors(model: Model, floors: dict[str, int] | None) -> None:
