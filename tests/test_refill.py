@@ -162,3 +162,31 @@ def test_plans_made_elsewhere_are_refilled_first_and_returned_refilled(tmp_path)
     assert plan_values(rel, mask).sum() >= plan_values(rel, also["elsewhere"][0]).sum()
     timed = extract_stage(data, mask, None, times)
     assert verify_plan(data.case, timed.plan) == []
+
+
+# One 4-hour session: two class-D patients due this week and a class-A patient three weeks
+# overdue, two hours each. The priority tiers put the due ones first.
+BEHIND = [{"urgency": "D", "referral_date": "2025-01-05", "duration_min": 120},
+          {"urgency": "D", "referral_date": "2025-01-05", "duration_min": 120},
+          {"urgency": "A", "referral_date": "2025-12-01", "duration_min": 120}]
+
+
+def test_refilling_brings_a_plan_level_with_the_planners_counts(case_dir):
+    """Behind a floor (orplan.model.floors: the planner's rule's counts), refilling values its
+    patients above any other and takes them in; it never leaves the plan further below another
+    floor to do so."""
+    make_case(case_dir, BEHIND, [{}])
+    data = planning_data(loaded(case_dir))
+    rel = relaxation(data)
+    p = data.pairs["p"].to_numpy()
+    nothing = np.zeros(len(p), dtype=bool)
+    plain, _ = refill(data, rel, nothing, FOREVER)
+    assert sorted(p[plain].tolist()) == [0, 1]  # the due patients, by the tiers
+    level, gains = refill(data, rel, plain, FOREVER,
+                          floors={"deadlines_kept": 1, "due_or_overdue_planned_A": 1})
+    assert sum(gains) > 0
+    assert 2 in p[level].tolist() and len(p[level]) == 2  # the class-A patient and one due
+    # level with one floor only by falling behind another: refilling leaves the plan as it is
+    kept, _ = refill(data, rel, plain, FOREVER,
+                     floors={"deadlines_kept": 2, "due_or_overdue_planned_A": 1})
+    assert np.array_equal(kept, plain)

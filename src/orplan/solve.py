@@ -453,11 +453,13 @@ def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
                 # the caller writes its greedy starting plan, which a cron job needs more
                 process.join(5)
                 seconds = time.perf_counter() - started
-                report = SolveReport(
-                    Status.NO_PLAN, None, None, None, seconds,
-                    f"the solver process ended unexpectedly (exit code {process.exitcode}; it "
-                    "may have run out of memory)", solver_version(),
-                    deadline - time.time() + seconds)
+                text = (f"the solver process ended unexpectedly (exit code {process.exitcode}; "
+                        "it may have run out of memory)")
+                if partial is not None:
+                    return _cut_short(partial, seconds, deadline,
+                                      f"{text}; the plans it found before were kept")
+                report = SolveReport(Status.NO_PLAN, None, None, None, seconds, text,
+                                     solver_version(), deadline - time.time() + seconds)
                 return SolveResult(report, None, 0.0, seconds)
             if kind == "partial":
                 partial = payload
@@ -470,11 +472,7 @@ def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
         process.join()
         seconds = time.perf_counter() - started
         if partial is not None:
-            # stopped by the clock after some plans: they are kept (the run is not reproducible)
-            work = partial.patterns.setdefault("work", {})
-            work["cut_by_clock"] = sorted({*work.get("cut_by_clock", []), "solver"})
-            return dataclasses.replace(partial, report=dataclasses.replace(
-                partial.report, seconds=seconds, time_limit=deadline - time.time() + seconds))
+            return _cut_short(partial, seconds, deadline, partial.report.solver_status)
         report = SolveReport(Status.NO_PLAN, None, None, None, seconds,
                              "stopped by orplan at the time limit", solver_version(),
                              deadline - time.time() + seconds)
@@ -484,6 +482,17 @@ def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
         if process.is_alive():
             process.kill()
             process.join()
+
+
+def _cut_short(partial: SolveResult, seconds: float, deadline: float,
+               text: str) -> SolveResult:
+    """The plans a solver process found before it was stopped (or died): kept, its stage
+    "solver" recorded as cut (the run is not reproducible)."""
+    work = partial.patterns.setdefault("work", {})
+    work["cut_by_clock"] = sorted({*work.get("cut_by_clock", []), "solver"})
+    return dataclasses.replace(partial, report=dataclasses.replace(
+        partial.report, seconds=seconds, time_limit=deadline - time.time() + seconds,
+        solver_status=text))
 
 
 def solver_version() -> str:
