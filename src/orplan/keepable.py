@@ -7,6 +7,8 @@ maximising the number kept. Any plan's kept deadlines are a solution of it, so i
 an upper bound on what any plan can keep; when it is solved to optimality the figure is exact for
 those rules (timing details such as first/last-case hints aside). HiGHS stops it by a node
 limit, so the figure does not depend on the machine, and by a short time limit as a safeguard.
+Where making the MILP would take longer than its time (by orplan.work's cost per pair), it is
+not made: the bound is then the count of due patients with a session in time.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pulp
 from orplan.model.build import build_model
 from orplan.model.common import PlanningData, expression
 from orplan.model.priority import on_time
+from orplan.work import COSTS
 
 MAX_NODES = 200
 
@@ -54,6 +57,14 @@ def keepable_deadlines(data: PlanningData, seconds: float, seed: int = 0,
     reachable = int(len(np.unique(p[keep])))
     if not keep.any():
         return Keepable(n_due, 0, 0, True, time.perf_counter() - started)
+    if COSTS["milp_build_pair"] * int(keep.sum()) > seconds:
+        # making the MILP alone would take longer than its time (hospital week: 40,000 pairs,
+        # 4-6 s for a 1.8 s limit, and no plan found): the count of due patients with a session
+        # in time is the bound
+        if weights is not None:
+            top = float(weights[np.unique(p[keep])].sum())
+            return Keepable(n_due, top, 0.0, False, time.perf_counter() - started)
+        return Keepable(n_due, reachable, 0, False, time.perf_counter() - started)
     model = build_model(data.case, data, keep)
     x = model.pairs["x"].to_numpy()
     value = np.ones(len(x)) if weights is None else weights[model.pairs["p"].to_numpy()]

@@ -66,6 +66,11 @@ from orplan.verify import Violation
 WRITE_RESERVE_S = 2.0
 WRITE_RESERVE_SHARE = 0.06
 WRITE_RESERVE_TIMINGS = 4.5
+# ... or this share of what making and timing the three plans before the solver took (the
+# greedy start, the planner's rule's and its filled plan): on a machine slower than the
+# reference the plans after the solver take longer in step (hospital week with split lists at
+# 60 s, a machine 1.5 times slower: 6.3 s for those three, 4.7 s after the solver, 3.6 s kept)
+WRITE_RESERVE_START_PLANS = 0.75
 # Seconds per 1,000 waitlist patients kept for report.html and plan.xlsx when asked (hospital
 # week, 12,000 patients: 0.45 s and 2.3 s measured)
 REPORT_S_PER_1000 = 0.05
@@ -360,8 +365,8 @@ def tier_costs(config: Config, terms: dict[str, float]) -> list[float]:
 
 
 def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]],
-                     reference: str | None = None, deadline: float | None = None
-                     ) -> tuple[str, TimedPlan, list[dict[str, Any]]]:
+                     reference: str | None = None, deadline: float | None = None,
+                     level_s: float = 0.0) -> tuple[str, TimedPlan, list[dict[str, Any]]]:
     """The best candidate plan that keeps every rule and is never behind the planner's rule.
 
     Candidates are taken by their tier costs, highest tier first ([priority] tiers; without
@@ -372,7 +377,8 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
     fewer deadlines due in the horizon, or plans fewer patients of some urgency class among
     those due or overdue, is passed over (the planner's plan itself never is), and the best
     MAX_LEVELLED such plans are levelled with the planner's (orplan.dominance.level_with) and go
-    back in line, until `deadline` (time.time()). With no candidate
+    back in line, until `deadline` (time.time()): a levelling is started only if `level_s`
+    seconds (an estimate of one, or the longest one so far) end before it. With no candidate
     left, the empty plan (everyone left out) is written. Also returns, per candidate, its
     objective and tier costs, whether it was checked, kept every rule, how many cases its repair
     gave up, and whether it is behind the planner's rule (summary.json `candidates`)."""
@@ -412,13 +418,17 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
         if about[i].get("behind_planners_rule") and candidates[i][0] != reference:
             # the best plans behind the planner's rule, levelled with it (orplan.dominance)
             # the best plan behind it, then its levelled plan while that is still behind
-            if reference is not None and levelled < MAX_LEVELLED and i in chain and (
-                    deadline is None or time.time() < deadline):
+            ways = [False, True] if levelled == 0 else [False]
+            may = reference is not None and levelled < MAX_LEVELLED and i in chain
+            if may and deadline is not None and time.time() + len(ways) * level_s >= deadline:
+                about[i]["levelling_skipped"] = True  # the clock's doing: not reproducible
+                may = False
+            if may and reference is not None:
                 # the first time also the other way round: the planner's due and overdue
                 # patients first, then the candidate's (never behind when they fit as before)
-                ways = [False, True] if levelled == 0 else [False]
                 levelled += 1
                 for from_planner in ways:
+                    levelling = time.perf_counter()
                     chosen, starts = level_with(data, plans[i], dict(candidates)[reference],
                                                 from_planner)
                     j = len(candidates)
@@ -431,6 +441,7 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
                     heapq.heappush(line, (score(plans[j], about[j]), True, j, False))
                     if not from_planner:
                         chain = {j}
+                    level_s = max(level_s, time.perf_counter() - levelling)
             chain.discard(i)
             continue
         if checked:
@@ -511,7 +522,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         extras = len(case.waitlist) / 1000 * (
             REPORT_S_PER_1000 * options.report + WORKBOOK_S_PER_1000 * options.workbook)
         reserve = max(WRITE_RESERVE_S, WRITE_RESERVE_SHARE * options.time_limit,
-                      WRITE_RESERVE_TIMINGS * timing) + extras
+                      WRITE_RESERVE_TIMINGS * timing,
+                      WRITE_RESERVE_START_PLANS * times["start_plan"]) + extras
         deadline = time.time() + options.time_limit - (t - started) - reserve
         # when deterministic, the solver's counted seconds (orplan.work): the same share of the
         # time limit, from estimates of the steps around it instead of their measured times
@@ -562,8 +574,10 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                                                                      starts)))
         if any(timed.cut for _, timed in candidates):
             cut.append("timing")
+        # a levelling takes about as long as one of the three plans made before the solver
         source, timed, tried = choose_candidate(data, candidates,
-                                                PLANNER if tiered else None, finish_by)
+                                                PLANNER if tiered else None, finish_by,
+                                                times["start_plan"] / 3)
         if source != "solver":
             bounded = result.report.best_bound is not None
             result.report = dataclasses.replace(
@@ -571,6 +585,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                 solver_status=f"{result.report.solver_status}; the "
                 f"{_LABEL.get(source, source + ' plan')} was "
                 f"{'better and was ' if len(candidates) > 1 else ''}written")
+        if any(entry.get("levelling_skipped") for entry in tried):
+            cut.append("levelling")
         if result.model_size.get("pairs_signature") is None:
             cut.append("solver")  # stopped at the deadline, or it ended without a result
         reproducible = options.deterministic and not cut

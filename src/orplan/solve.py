@@ -223,12 +223,14 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
                      left - AFTER_LP_RELAXATIONS * relaxation_s)
         # session by session where that is small enough, else over groups of alike sessions
         aggregated = patients_to_cover(rel, order)[rel.p].sum() > COMPACT_MAX_PAIRS
+        # on a slower machine, the same share of the wall clock's time left
+        wall_share = min(1.0, budget / max(left, 1e-9))
         if aggregated:
             compact = solve_aggregated(rel, data.sessions, order, budget, settings.threads,
-                                       settings.seed, work)
+                                       settings.seed, work, wall_share)
         else:
             compact = solve_compact(rel, order, budget, settings.threads, settings.seed, work,
-                                    floor_patients(data, settings))
+                                    floor_patients(data, settings), wall_share)
         lp_seconds.update({"compact_lp": round(compact.seconds, 3),
                            "compact_lp_build": round(compact.build_seconds, 3)})
         lp_figures.update({"aggregated": bool(aggregated), "optimal": compact.optimal,
@@ -251,6 +253,9 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
             plans_from(compact.x, "aggregated LP" if aggregated else "compact LP",
                        left * (MONOLITHIC_ROUNDING_SHARE if monolithic else ROUNDING_SHARE),
                        aggregated)
+            if progress is not None and alternatives:
+                progress(_found_so_far(data, alternatives, starts, lp_figures, work,
+                                       time.perf_counter() - started, deadline))
             if not monolithic:
                 searched = improve_best(data, rel, alternatives, starts,
                                         NEIGHBOURHOOD_SHARE * (work.left() - PATTERN_EVALUATIONS

@@ -199,15 +199,18 @@ class Work:
             self.cut.append(stage)
 
     def run_lp(self, highs: highspy.Highs, stage: str, seconds: float,
-               master: bool = False) -> bool:
+               master: bool = False, wall_by: float | None = None) -> bool:
         """Run a HiGHS LP for at most `seconds` of this clock (counted as simplex iterations when
         deterministic; HiGHS's own time limit is the wall clock's); False when it stopped short
         of optimal for lack of time (then, if the wall clock stopped it, the stage is cut).
-        `master`: a pattern LP (orplan.colgen), whose iterations cost by its columns."""
+        `master`: a pattern LP (orplan.colgen), whose iterations cost by its columns. `wall_by`:
+        a wall deadline of the stage's own (time.time()), before the run's."""
         rows, columns = max(1, highs.getNumRow()), max(1, highs.getNumCol())
         simplex = self.cost("master_column" if master else "simplex_column", columns)
         ipm = self.cost("ipm_row", rows)
         wall = self.wall_left() if self.deterministic else min(seconds, self.wall_left())
+        if wall_by is not None:  # the stage's own wall deadline (time.time())
+            wall = min(wall, wall_by - time.time())
         # HiGHS measures time_limit on the instance's clock, which keeps running across runs
         highs.setOptionValue("time_limit", highs.getRunTime() + max(0.05, wall))
         if self.deterministic:

@@ -142,17 +142,20 @@ def _needs(rel: Relaxation) -> tuple[np.ndarray, np.ndarray]:
 
 
 def solve_aggregated(rel: Relaxation, sessions: pd.DataFrame, order: np.ndarray, seconds: float,
-                     threads: int = 1, seed: int = 0, work: Work | None = None) -> CompactResult:
+                     threads: int = 1, seed: int = 0, work: Work | None = None,
+                     wall_share: float = 1.0) -> CompactResult:
     """The compact LP over groups of alike sessions (see the module text), within `seconds` of
-    `work`'s clock (see solve_compact). Its prices and solution are returned for the rows and
-    pairs of `rel`: each pair gets the share of its group's value (see Aggregation.spread)."""
+    `work`'s clock and `wall_share` of the wall clock's time left (see solve_compact). Its
+    prices and solution are returned for the rows and pairs of `rel`: each pair gets the share of
+    its group's value (see Aggregation.spread)."""
     work = work or Work.wall_clock(seconds)
     started = time.perf_counter()
     begun = work.now()
     agg = aggregate(rel, sessions)
     work.charge("compact LP", ("relaxation", 1), ("relaxation_pair", len(rel.p)))
     aggregated = time.perf_counter()
-    result = solve_compact(agg.rel, order, seconds - (work.now() - begun), threads, seed, work)
+    result = solve_compact(agg.rel, order, seconds - (work.now() - begun), threads, seed, work,
+                           wall_share=wall_share)
     return dataclasses.replace(
         result, prices=agg.prices(result.prices), x=agg.spread(result.x),
         seconds=time.perf_counter() - started,
