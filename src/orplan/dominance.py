@@ -33,8 +33,7 @@ def clinical_counts(data: PlanningData, plan: pd.DataFrame) -> dict[str, int]:
     priority = data.priority
     planned = priority["patient_id"].isin(plan["patient_id"]).to_numpy()
     due = priority["deadline_in_horizon"].to_numpy(dtype=bool)
-    dates = planned_dates(priority, plan)
-    kept = due & (dates <= priority["breach_date"]).to_numpy()
+    kept = due & _kept(data, plan)
     counted = planned & pressing(data)
     urgency = data.case.waitlist["urgency"].to_numpy()
     counts = {"deadlines_kept": int(kept.sum())}

@@ -31,7 +31,7 @@ from orplan.dominance import clinical_counts, pressing
 from orplan.greedy import leave_out_price
 from orplan.model.bound import Relaxation
 from orplan.model.common import PlanningData
-from orplan.model.floors import CLASS, FLOOR_PRICE, KEPT, define_soft_floors
+from orplan.model.floors import CLASS, KEPT, define_soft_floors, floor_price
 from orplan.plan import TimedPlan, sequence
 from orplan.refill import _candidates
 from orplan.reports.kpi import objective_terms, session_report
@@ -150,7 +150,7 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
         out[timed.plan["_p"].to_numpy(dtype=int)] = False
         return out
 
-    floor_price = FLOOR_PRICE * float(keep_value.max(initial=0.0))
+    price = floor_price(data.priority)
     current = listed_timing(data, chosen, starts)
     cost, short = plan_cost(data, current), behind(current)
     lack = lacking(current) if short else np.zeros(rel.n_patients, dtype=bool)
@@ -243,7 +243,7 @@ def improve(data: PlanningData, rel: Relaxation, chosen: np.ndarray, starts: np.
         # pair is outside `free` (cut days) stays fixed
         for j in np.flatnonzero((chosen & in_part & ~free)[positions]):
             variables[j].lowBound = 1
-        define_soft_floors(model, {k: v for k, v in (floors or {}).items()}, floor_price)
+        define_soft_floors(model, {k: v for k, v in (floors or {}).items()}, price)
         set_start(model, chosen[positions])
         work.charge("neighbourhoods", ("milp_build_pair", len(positions)))
         # its node limit ends it; the budget sets the wall clock's limit only (the search may

@@ -63,7 +63,7 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
     highest leave-out price more to the knapsacks, and a session's new cases are taken if they
     bring the plan closer to the floors, or gain without doing so; never if they leave it
     further below a floor."""
-    from orplan.model.floors import FLOOR_PRICE, pair_floor_members
+    from orplan.model.floors import floor_price, pair_floor_members
 
     if work is None:
         work = Work.wall_clock(deadline - time.perf_counter())
@@ -83,7 +83,7 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
                  if members else np.zeros((0, len(rel.p)), dtype=np.int64))
     need = np.array([floors[name] for name, _ in members] if floors else [], dtype=np.int64)
     counts = counts_of[:, chosen].sum(axis=1)
-    floor_price = FLOOR_PRICE * float(leave_out_price(data.priority).max(initial=0.0))
+    price = floor_price(data.priority)
     # the last round's seconds: a round is not started unless as long a one fits
     round_units = (("refill_round", 1), ("refill_pair", len(rel.p)),
                    ("refill_session", n_sessions), *wide_knapsack_work(rel))
@@ -97,7 +97,7 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
         free &= ~(restricted[rel.s] & timing.elsewhere())
         # behind a floor: its patients are worth more (a unit short outweighs any patient)
         lacking = need > counts
-        bonus = (floor_price * counts_of[lacking].any(axis=0) if lacking.any()
+        bonus = (price * counts_of[lacking].any(axis=0) if lacking.any()
                  else np.zeros(len(rel.p)))
         valued = rel.base_profit + bonus
         profit = np.where(chosen | _candidates(rel, free, valued), valued, 0.0)

@@ -149,14 +149,6 @@ def timed_repair(data: PlanningData, chosen: np.ndarray, first: np.ndarray,
     return repaired, times
 
 
-def _behind(data: PlanningData, chosen: np.ndarray, floors: dict[str, int]) -> bool:
-    """Whether the plan `chosen` (mask over data.pairs) has fewer of some floor's count."""
-    from orplan.model.floors import pair_floor_members
-
-    return any(int(member[chosen].sum()) < floors[name]
-               for name, member in pair_floor_members(data, floors))
-
-
 def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, seconds: float,
                     threads: int, seed: int,
                     figures: dict[str, float] | None = None,
@@ -169,14 +161,13 @@ def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, sec
     and to solve it, and its objective (before timing). `floors`: the planner's rule's counts,
     as soft rows (orplan.model.floors: a unit short costs more than any patient)."""
     from orplan.model.build import build_model
-    from orplan.model.floors import FLOOR_PRICE, define_soft_floors
+    from orplan.model.floors import define_soft_floors, floor_price
     from orplan.solve import Status, chosen_pairs, set_start, solve_model
 
     started = time.perf_counter()
     model = build_model(data.case, data, keep)
     if floors:
-        define_soft_floors(model, floors,
-                           FLOOR_PRICE * float(leave_out_price(data.priority).max(initial=0.0)))
+        define_soft_floors(model, floors, floor_price(data.priority))
     positions = np.flatnonzero(keep)
     set_start(model, start[positions])
     built = time.perf_counter() - started
@@ -225,6 +216,8 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     refilled versions are returned. `floors`: the planner's rule's counts, soft rows of the
     restricted MILP, which also has the pairs of `floor_start` (a plan that meets them), and
     kept by refilling (orplan.refill)."""
+    from orplan.model.floors import shortfall
+
     if data.pairs.empty:
         return {}
     work = work or Work.wall_clock(seconds)
@@ -250,7 +243,7 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     # behind the planner's rule, refilling brings the plan level and the MILP gets no time: with
     # soft floors it did not in its share (hospital week with split lists: 38 units behind
     # before and after it, its root over its share 3 times; refilling: 16 behind in one round)
-    behind = bool(floors) and rel is not None and _behind(data, rounded, floors or {})
+    behind = bool(floors) and rel is not None and shortfall(data, floors or {}, rounded) > 0
     chosen = None if behind else restricted_milp(data, keep, rounded, left * milp_share, threads,
                                                  seed, figures, work, floors)
     if chosen is not None:

@@ -377,7 +377,7 @@ def improve_best(data: Any, rel: Any, alternatives: dict[str, np.ndarray],
     improved by the neighbourhood search (orplan.neighbourhoods) in `seconds` of `work`'s clock,
     brought level with `floors` where it can, added as "NAME, neighbourhoods" when a
     neighbourhood was kept; its figures, or None when none was run."""
-    from orplan.model.floors import pair_floor_members
+    from orplan.model.floors import shortfall
     from orplan.neighbourhoods import MIN_NEIGHBOURHOOD_S, improve
     from orplan.refill import plan_values
 
@@ -386,15 +386,8 @@ def improve_best(data: Any, rel: Any, alternatives: dict[str, np.ndarray],
     timed = [name for name in alternatives if name in starts]
     if seconds < MIN_NEIGHBOURHOOD_S or not timed:
         return None
-    need = floors or {}
-    members = pair_floor_members(data, need) if need else []
-
-    def short(mask: np.ndarray) -> int:
-        """Units behind the planner's rule's counts (floors)."""
-        return sum(max(0, need[name] - int(member[mask].sum())) for name, member in members)
-
     # the least behind the planner's rule, then the best
-    best = max(timed, key=lambda name: (-short(alternatives[name]),
+    best = max(timed, key=lambda name: (-shortfall(data, floors or {}, alternatives[name]),
                                         float(plan_values(rel, alternatives[name]).sum()), name))
     chosen, times = alternatives[best], starts[best]
     levelled = False

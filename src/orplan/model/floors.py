@@ -48,6 +48,20 @@ def pair_floor_members(data: PlanningData, floors: dict[str, int]
                          pairs["p"].to_numpy(), dates, floors)
 
 
+def floor_price(priority: pd.DataFrame) -> float:
+    """The price of one unit short of a floor where the floors are soft: FLOOR_PRICE x the
+    highest price of leaving a patient out."""
+    from orplan.greedy import leave_out_price
+
+    return FLOOR_PRICE * float(leave_out_price(priority).max(initial=0.0))
+
+
+def shortfall(data: PlanningData, floors: dict[str, int], chosen: np.ndarray) -> int:
+    """Units the plan `chosen` (mask over data.pairs) is behind the floors."""
+    return sum(max(0, floors[name] - int(member[chosen].sum()))
+               for name, member in pair_floor_members(data, floors))
+
+
 def _floor_members(model: Model, floors: dict[str, int]
                    ) -> list[tuple[str, np.ndarray]]:
     """floor_members over model.pairs."""
