@@ -69,8 +69,11 @@ WRITE_RESERVE_TIMINGS = 4.5
 # ... or this share of what making and timing the three plans before the solver took (the
 # greedy start, the planner's rule's and its filled plan): on a machine slower than the
 # reference the plans after the solver take longer in step (hospital week with split lists at
-# 60 s, a machine 1.5 times slower: 6.3 s for those three, 4.7 s after the solver, 3.6 s kept)
-WRITE_RESERVE_START_PLANS = 0.75
+# 60 s, a machine 1.5 times slower: 6.3 s for those three, 4.7 s after the solver, 3.6 s kept),
+# and one levelling with the planner's plan (choose_candidate: about a third of those three) when
+# the solver's plans are behind it (hospital week, a machine 2 times slower: 9.7 s for the three,
+# 7.7 s after the solver, a levelling 3.2 s)
+WRITE_RESERVE_START_PLANS = 1.15
 # Seconds per 1,000 waitlist patients kept for report.html and plan.xlsx when asked (hospital
 # week, 12,000 patients: 0.45 s and 2.3 s measured)
 REPORT_S_PER_1000 = 0.05
@@ -421,8 +424,14 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
             ways = [False, True] if levelled == 0 else [False]
             may = reference is not None and levelled < MAX_LEVELLED and i in chain
             if may and deadline is not None and time.time() + len(ways) * level_s >= deadline:
-                about[i]["levelling_skipped"] = True  # the clock's doing: not reproducible
-                may = False
+                # time for one levelling only: the planner's due and overdue patients first,
+                # never behind it (hospital week, slow machine: 370 deadlines kept against 367;
+                # the other way stayed behind)
+                ways = [True]
+                about[i]["levelling_shortened"] = True  # the clock's doing: not reproducible
+                if time.time() + level_s >= deadline:
+                    about[i]["levelling_skipped"] = True
+                    may = False
             if may and reference is not None:
                 # the first time also the other way round: the planner's due and overdue
                 # patients first, then the candidate's (never behind when they fit as before)
@@ -574,9 +583,12 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                                                                      starts)))
         if any(timed.cut for _, timed in candidates):
             cut.append("timing")
-        # a levelling takes about as long as one of the three plans made before the solver
+        # a levelling takes about as long as one of the three plans made before the solver; it
+        # may use the reserve's second half but for what checking and writing take after it
+        level_by = time.time() + max(0.0, started + options.time_limit
+                                     - max(WRITE_RESERVE_S, reserve / 4) - time.perf_counter())
         source, timed, tried = choose_candidate(data, candidates,
-                                                PLANNER if tiered else None, finish_by,
+                                                PLANNER if tiered else None, level_by,
                                                 times["start_plan"] / 3)
         if source != "solver":
             bounded = result.report.best_bound is not None
@@ -585,7 +597,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
                 solver_status=f"{result.report.solver_status}; the "
                 f"{_LABEL.get(source, source + ' plan')} was "
                 f"{'better and was ' if len(candidates) > 1 else ''}written")
-        if any(entry.get("levelling_skipped") for entry in tried):
+        if any(entry.get("levelling_skipped") or entry.get("levelling_shortened")
+               for entry in tried):
             cut.append("levelling")
         if result.model_size.get("pairs_signature") is None:
             cut.append("solver")  # stopped at the deadline, or it ended without a result
