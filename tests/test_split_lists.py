@@ -2,6 +2,8 @@
 only until the turnover before the next list starts, in validation, the model, the planner's
 rule, timing and the check; and a candidate plan that breaks a rule is repaired, never written."""
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +16,7 @@ from orplan.repair import repair
 from orplan.validate import load_case
 from orplan.verify import verify_plan
 
-from conftest import config_of, loaded, make_case, planned, solve
+from conftest import SESSION_DAY, config_of, loaded, make_case, planned, solve
 
 CONFIG = "[rules]\nturnover_min = 30\nmax_overtime_min = 30\n"
 MORNING = {"session_id": "AM", "room": "R1", "start": "08:00", "end": "11:45",
@@ -208,3 +210,31 @@ def test_random_cases_are_never_behind_the_planners_rule(tmp_path):
         assert dominates(counts(milp), counts(greedy)), (seed, counts(milp), counts(greedy))
         assert milp.summary["deadlines"]["kept"] <= milp.summary["deadlines"][
             "keepable_at_most"]
+
+
+def test_levelling_is_shortened_then_skipped_when_the_time_is_short(case_dir):
+    """A candidate better by tiers but behind the planner's rule is levelled with it both ways
+    with time for two levellings, only on the planner's with time for one, and not at all with
+    less (the estimate of one levelling is injected: no wall-clock headroom is relied on)."""
+    from orplan.pipeline import PLANNER
+
+    make_case(case_dir, [{"urgency": "A", "deadline": "2025-12-01"},
+                         {"urgency": "B", "deadline": SESSION_DAY}],
+              [{"start": "08:00", "end": "09:00"}])
+    data = planning_data(loaded(case_dir))
+    ahead = _candidate(data, [("P2", "S1", 480)])  # keeps the deadline, leaves the A out
+
+    def choose(left_s):
+        return choose_candidate(data, [("solver", ahead),
+                                       (PLANNER, _candidate(data, [("P1", "S1", 480)]))],
+                                PLANNER, deadline=None if left_s is None
+                                else time.time() + left_s, level_s=1000.0)
+
+    for left_s, names in [(None, {"solver levelled", "solver levelled on the planner's"}),
+                          (1500.0, {"solver levelled on the planner's"}), (500.0, set())]:
+        source, timed, about = choose(left_s)
+        assert about[0]["behind_planners_rule"] is True
+        assert {entry["name"] for entry in about} - {"solver", PLANNER} == names
+        assert about[0].get("levelling_shortened", False) is (left_s is not None)
+        assert about[0].get("levelling_skipped", False) is (left_s == 500.0)
+        assert "P1" in set(timed.plan["patient_id"])  # never behind the planner's rule
