@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,57 @@ def own_timing_is_valid(data: Any, chosen: Any, times: Any) -> bool:
                           "duration": data.case.waitlist["duration_min"].to_numpy()[p]})
     own = _plan_frame(data.case.waitlist, data.sessions, _given_timing(cases))
     return verify_plan(data.case, own) == []
+
+
+class FakeClock:
+    """A wall clock of the test's own (orplan.wall): real seconds count `rate` times as much, and
+    `advance` moves it on at once, so a test can make a step take longer without sleeping and
+    without depending on how busy the machine is."""
+
+    def __init__(self, rate: float = 1.0) -> None:
+        import time
+
+        self.rate = rate
+        self._real = time.perf_counter
+        self._begun = time.perf_counter()
+        self._epoch = time.time()
+        self.extra = 0.0
+
+    def perf_counter(self) -> float:
+        return self._begun + (self._real() - self._begun) * self.rate + self.extra
+
+    def time(self) -> float:
+        return self._epoch + self.perf_counter() - self._begun
+
+    def advance(self, seconds: float) -> None:
+        self.extra += seconds
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """orplan's wall clock running at a hundredth of real time: a solve's time limit is then
+    never what stops it, however busy the machine."""
+    import orplan.wall
+
+    clock = FakeClock(rate=0.01)
+    monkeypatch.setattr(orplan.wall, "perf_counter", clock.perf_counter)
+    monkeypatch.setattr(orplan.wall, "time", clock.time)
+    return clock
+
+
+# Property tests draw a third of their examples in `./dev test` (the suite stays within its
+# minutes on two cores) and all of them with ORPLAN_THOROUGH=1 (CI runs the property tests so
+# again, after the suite: .ci/run).
+THOROUGH = os.environ.get("ORPLAN_THOROUGH", "") not in ("", "0")
+
+
+def examples(n: int) -> int:
+    """How many examples a property test drawing `n` in the thorough run draws in this run."""
+    return n if THOROUGH else max(5, (n + 2) // 3)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Property tests (hypothesis) are marked `property`: `-m property` runs them alone."""
+    for item in items:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.property)

@@ -17,7 +17,7 @@ from orplan.model.build import planning_data
 from orplan.model.compact import solve_compact
 from orplan.rounding import lp_first
 
-from conftest import loaded, make_case, solve
+from conftest import examples, loaded, make_case, solve
 
 DATES = ["2026-01-05", "2026-01-06"]
 
@@ -90,7 +90,7 @@ def test_alike_sessions_form_one_group_of_scaled_minutes(tmp_path: Path) -> None
     assert sorted(pairs.tolist()) == [1, 1, 1, 1, 3, 3]
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=examples(30), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(alike_cases())
 def test_aggregated_prices_bound_the_optimum(data: dict) -> None:

@@ -21,7 +21,7 @@ from orplan.model.bound import lagrangian_bound, minute_price_bound, relaxation
 from orplan.model.build import planning_data
 from orplan.model.compact import solve_compact
 
-from conftest import make_case, solve
+from conftest import examples, make_case, solve
 
 HORIZON = [pd.Timestamp("2026-01-05"), pd.Timestamp("2026-01-06")]
 SLOTS = [("R1", "08:00", "12:00", 480, 720), ("R2", "12:30", "16:00", 750, 960)]
@@ -155,7 +155,7 @@ def enumerate_optimum(data, config) -> float:
     return best
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=examples(40), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(tiny_cases(), tiny_cases(off_grid=True)))
 def test_milp_optimum_equals_enumeration(data):

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 
 from orplan.verify import verify_plan
 
-from conftest import loaded, make_case, own_timing_is_valid, planned, solve
+from conftest import examples, loaded, make_case, own_timing_is_valid, planned, solve
 from strategies import small_cases, write_small_case
 
 
@@ -53,7 +53,7 @@ def test_equipment_and_beds(case_dir):
     assert outcome.violations == []
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=examples(30), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(small_cases())
 def test_greedy_plans_keep_every_rule_and_the_milp_is_never_worse(data):
@@ -108,7 +108,7 @@ def test_timed_placement_keeps_first_and_last_hints(case_dir):
     assert "P3" not in starts
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=examples(30), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(small_cases())
 def test_timed_greedy_plans_keep_every_rule_with_their_own_starts(data):

@@ -92,7 +92,7 @@ def test_a_plan_behind_the_floors_is_brought_level_first(tmp_path):
 
     before = behind(extract_stage(data, mask, None, starts).plan)
     assert before > 0
-    chosen, times, search = improve(data, rel, mask, starts, 10.0, Work(10.0, float("inf")),
+    chosen, times, search = improve(data, rel, mask, starts, 6.0, Work(6.0, float("inf")),
                                     1, 0, floors)
     timed = extract_stage(data, chosen, None, times)
     assert search.behind_before == before

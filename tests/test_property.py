@@ -15,11 +15,11 @@ from orplan.risk import session_risk
 from orplan.solve import COMPACT_MAX_PAIRS
 from orplan.verify import verify_plan
 
-from conftest import config_of, solve
+from conftest import config_of, examples, solve
 from strategies import small_cases, write_small_case
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=examples(40), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(small_cases())
 def test_solve_then_check_always_passes(data):
@@ -39,7 +39,7 @@ def test_solve_then_check_always_passes(data):
         assert planned | left == {p["patient_id"] for p in data["waitlist"]}
 
 
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=examples(25), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(small_cases(), st.booleans())
 def test_session_patterns_alone_give_checked_plans_within_their_bound(monkeypatch, data,
@@ -79,7 +79,7 @@ def test_session_patterns_alone_give_checked_plans_within_their_bound(monkeypatc
             (summary["objective"] - summary["best_bound"]) / max(abs(summary["objective"]), 1e-9))
 
 
-@settings(max_examples=20, deadline=None, derandomize=True,
+@settings(max_examples=examples(20), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(small_cases(), st.sampled_from([0.05, 0.15, 0.3]))
 def test_risk_plans_always_check_and_keep_their_target(data, target):

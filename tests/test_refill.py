@@ -18,7 +18,7 @@ from orplan.refill import plan_values, refill
 from orplan.rounding import timed_repair
 from orplan.verify import verify_plan
 
-from conftest import loaded, make_case, own_timing_is_valid
+from conftest import examples, loaded, make_case, own_timing_is_valid
 from strategies import small_cases, write_small_case
 
 FOREVER = float("inf")
@@ -91,7 +91,7 @@ def test_no_new_flip_room_the_timing_refuses(case_dir):
     assert pairs[0] == (1, 0) and len(pairs) == 2 and pairs[1][0] in (2, 3)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=examples(40), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(small_cases())
 def test_refilled_plans_keep_every_shared_row_and_never_lose(data_: dict) -> None:

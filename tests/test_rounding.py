@@ -17,7 +17,7 @@ from orplan.plan import list_timing
 from orplan.rounding import compact_plans, restricted_milp, timed_repair
 from orplan.verify import verify_plan
 
-from conftest import loaded, make_case, own_timing_is_valid
+from conftest import examples, loaded, make_case, own_timing_is_valid
 from strategies import small_cases, write_small_case
 
 
@@ -98,7 +98,7 @@ def test_restricted_milp_plans_within_its_pairs(case_dir):
     assert chosen.sum() == 2  # the two 120-minute cases fill the session
 
 
-@settings(max_examples=25, deadline=None, derandomize=True,
+@settings(max_examples=examples(25), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(small_cases())
 def test_plans_from_the_compact_lp_are_timed_and_keep_every_rule(data):

@@ -18,12 +18,12 @@ which PuLP cannot do without rebuilding it.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
 
+from orplan import wall
 from orplan.model.bound import (
     Prices,
     Relaxation,
@@ -222,7 +222,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     `compact_bound`: the bound at the compact LP's prices, if the caller has it. `seconds` are
     of `work`'s clock (orplan.work; the wall clock's without one)."""
     work = work or Work.wall_clock(seconds)
-    started = time.perf_counter()
+    started = wall.perf_counter()
     begun = work.now()
     deadline = begun + seconds
     if rel is None:
@@ -230,7 +230,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
         work.charge("patterns", ("relaxation", 1), ("relaxation_pair", len(data.pairs)))
     n_sessions = len(data.sessions)
     master = _Master(rel, n_sessions, threads, seed)
-    times = {"relaxation": round(time.perf_counter() - started, 3)}
+    times = {"relaxation": round(wall.perf_counter() - started, 3)}
     best_bound = -math.inf
     best_prices: Prices | None = None
     if compact is not None and compact.solved:
@@ -238,12 +238,12 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     if minute_prices and (compact is None or not compact.optimal):
         # an LP cut short has the prices of an LP over fewer pairs, which may be poor (four
         # weeks, 3 of 8 sifting rounds: a bound of -21 M where minute prices give 21 M)
-        t = time.perf_counter()
+        t = wall.perf_counter()
         bound, prices = minute_price_bound(rel, deadline=begun + seconds / 2, work=work)
         if best_prices is None or bound > (lagrangian_bound(rel, best_prices)
                                            if compact_bound is None else compact_bound):
             best_prices = prices
-        times["minute_prices"] = round(time.perf_counter() - t, 3)
+        times["minute_prices"] = round(wall.perf_counter() - t, 3)
     if best_prices is not None:  # the first bound and the first patterns
         best_bound, _ = _price(master, rel, best_prices, np.zeros(n_sessions),
                                np.zeros(n_sessions, dtype=bool),
@@ -266,14 +266,14 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
     lp_seconds = pricing_seconds = 0.0
     while not work.done("patterns", root_deadline):
         rounds += 1
-        t = time.perf_counter()
+        t = wall.perf_counter()
         lp_value, prices, sigma, solved = master.solve(root_deadline - work.now(), work)
-        lp_seconds += time.perf_counter() - t
+        lp_seconds += wall.perf_counter() - t
         if not master.optimal:
             break
         values = solved
         lp_total = rel.constant + lp_value
-        t = time.perf_counter()
+        t = wall.perf_counter()
         # Wentges smoothing: price at a point between the best-bound prices and the LP's, which
         # steadies the prices and speeds up convergence; price at the LP's when that adds nothing.
         added = 0
@@ -286,14 +286,14 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
             bound, added = _price(master, rel, prices, sigma, no_sessions, no_patients, work)
             if bound > best_bound:
                 best_bound, best_prices = bound, prices
-        pricing_seconds += time.perf_counter() - t
-        history.append((round(time.perf_counter() - started, 3), lp_total, best_bound))
+        pricing_seconds += wall.perf_counter() - t
+        history.append((round(wall.perf_counter() - started, 3), lp_total, best_bound))
         if added == 0 or lp_total - best_bound <= 1e-7 * max(1.0, abs(lp_total)):
             converged = True
             break
     times["master_lp"] = round(lp_seconds, 3)
     times["pricing"] = round(pricing_seconds, 3)
-    times["root"] = round(time.perf_counter() - started, 3)
+    times["root"] = round(wall.perf_counter() - started, 3)
     root_x = None  # from the last optimal master LP
     if len(values):
         root_x = np.zeros(len(rel.p))
@@ -301,7 +301,7 @@ def generate_patterns(data: PlanningData, start: np.ndarray | None, seconds: flo
             if value > 1e-9:
                 root_x[master.patterns[column]] += value
     preferred = _dive(master, rel, deadline, dive_rounds, work) if dive else None
-    times["dive"] = round(time.perf_counter() - started - times["root"], 3)
+    times["dive"] = round(wall.perf_counter() - started - times["root"], 3)
     return PatternResult(best_bound, preferred, rounds, len(master.patterns), converged, times,
                          history, root_x)
 

@@ -14,13 +14,13 @@ not made: the bound is then the count of due patients with a session in time.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pulp
 
+from orplan import wall
 from orplan.model.build import build_model
 from orplan.model.common import PlanningData, expression
 from orplan.model.priority import on_time
@@ -46,7 +46,7 @@ def keepable_deadlines(data: PlanningData, seconds: float, seed: int = 0,
                        weights: np.ndarray | None = None) -> Keepable:
     """The bound above, within `seconds` (and MAX_NODES nodes). With `weights` (per patient) the
     MILP maximises the weight of the deadlines kept instead, and the figures are weights."""
-    started = time.perf_counter()
+    started = wall.perf_counter()
     priority = data.priority
     due = priority["deadline_in_horizon"].to_numpy(dtype=bool)
     p = data.pairs["p"].to_numpy()
@@ -56,15 +56,15 @@ def keepable_deadlines(data: PlanningData, seconds: float, seed: int = 0,
     # a due patient with no session on or before the date to keep cannot keep it
     reachable = int(len(np.unique(p[keep])))
     if not keep.any():
-        return Keepable(n_due, 0, 0, True, time.perf_counter() - started)
+        return Keepable(n_due, 0, 0, True, wall.perf_counter() - started)
     if COSTS["milp_build_pair"] * int(keep.sum()) > seconds:
         # making the MILP alone would take longer than its time (hospital week: 40,000 pairs,
         # 4-6 s for a 1.8 s limit, and no plan found): the count of due patients with a session
         # in time is the bound
         if weights is not None:
             top = float(weights[np.unique(p[keep])].sum())
-            return Keepable(n_due, top, 0.0, False, time.perf_counter() - started)
-        return Keepable(n_due, reachable, 0, False, time.perf_counter() - started)
+            return Keepable(n_due, top, 0.0, False, wall.perf_counter() - started)
+        return Keepable(n_due, reachable, 0, False, wall.perf_counter() - started)
     model = build_model(data.case, data, keep)
     x = model.pairs["x"].to_numpy()
     value = np.ones(len(x)) if weights is None else weights[model.pairs["p"].to_numpy()]
@@ -80,10 +80,10 @@ def keepable_deadlines(data: PlanningData, seconds: float, seed: int = 0,
         at_most_value = max(at_most_value, found_value)
         return Keepable(n_due, at_most_value, found_value,
                         at_most_value - found_value <= 1e-6 * max(1.0, at_most_value),
-                        time.perf_counter() - started)
+                        wall.perf_counter() - started)
     found = int(round(found_value))
     at_most = reachable
     if bound is not None and math.isfinite(bound):
         at_most = min(reachable, int(math.floor(-bound + 1e-6)))
     at_most = max(at_most, found)
-    return Keepable(n_due, at_most, found, at_most == found, time.perf_counter() - started)
+    return Keepable(n_due, at_most, found, at_most == found, wall.perf_counter() - started)

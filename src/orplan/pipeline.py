@@ -10,7 +10,6 @@ import dataclasses
 import functools
 import hashlib
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from orplan import __version__
+from orplan import __version__, wall
 from orplan.case import Case
 from orplan.clock import hhmm
 from orplan.config import TIER_TERMS, Config
@@ -152,13 +151,13 @@ def greedy_stage(data: PlanningData, priced: bool = False,
     """The planner's rule (orplan.greedy): a plan without a bound. `priced`: the optimiser's own
     greedy plan instead (orplan.greedy.priced_plan: the objective's price per minute, overtime
     and flip rooms used), the bar the solver must beat."""
-    started = time.perf_counter()
+    started = wall.perf_counter()
     starts: dict[str, np.ndarray] = {}
     if priced:
         chosen, starts["chosen"] = priced_plan(data)
     else:
         chosen = greedy_assignment(data)
-    seconds = time.perf_counter() - started
+    seconds = wall.perf_counter() - started
     report = SolveReport(Status.HEURISTIC, None, None, None, seconds, solver_status,
                          "orplan greedy", 0.0)
     return SolveResult(report, chosen, 0.0, seconds,
@@ -169,14 +168,15 @@ def greedy_stage(data: PlanningData, priced: bool = False,
 def solve_stage(case: Case, deadline: float, options: SolveOptions,
                 start: np.ndarray | None = None, budget: float | None = None,
                 floors: dict[str, int] | None = None,
-                floor_start: np.ndarray | None = None) -> SolveResult:
+                floor_start: np.ndarray | None = None,
+                data: PlanningData | None = None) -> SolveResult:
     settings = SolverSettings(options.gap, options.threads, options.seed,
                               str(options.solver_log) if options.solver_log else None,
                               options.verbose, deterministic=options.deterministic,
                               budget=budget, floors=floors, floor_start=floor_start)
     if options.isolate:
         return solve_isolated(case, deadline, settings, start=start)
-    return build_and_solve(case, deadline, settings, start)
+    return build_and_solve(case, deadline, settings, start, data=data)
 
 
 def report_stage(data: PlanningData,
@@ -380,7 +380,7 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
     fewer deadlines due in the horizon, or plans fewer patients of some urgency class among
     those due or overdue, is passed over (the planner's plan itself never is), and the best
     MAX_LEVELLED such plans are levelled with the planner's (orplan.dominance.level_with) and go
-    back in line, until `deadline` (time.time()): a levelling is started only if `level_s`
+    back in line, until `deadline` (wall.time()): a levelling is started only if `level_s`
     seconds (an estimate of one, or the longest one so far) end before it. With no candidate
     left, the empty plan (everyone left out) is written. Also returns, per candidate, its
     objective and tier costs, whether it was checked, kept every rule, how many cases its repair
@@ -396,12 +396,21 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
     if reference is not None:
         floor = clinical_counts(data, dict(candidates)[reference].plan)
 
+    scored: dict[bytes, dict[str, float]] = {}  # plan_terms per plan content
+
     def score(timed: TimedPlan, into: dict[str, Any]) -> tuple[float, ...]:
         if timed.plan["patient_id"].duplicated().any():
             # a patient twice breaks a rule: checked (and repaired) last
             into.update(objective=math.inf, tiers=[math.inf])
             return (math.inf,)
-        terms = plan_terms(data, timed)
+        # candidates are often the same plan (small cases: the solver's, the patterns', the
+        # LP's): its terms are found once
+        cases = timed.plan.sort_values(["_p", "_s", "start"])
+        key = np.concatenate([cases[["_p", "_s"]].to_numpy(dtype=np.float64).ravel(),
+                              cases["start"].to_numpy(dtype=np.float64)]).tobytes()
+        if key not in scored:
+            scored[key] = plan_terms(data, timed)
+        terms = scored[key]
         into["objective"] = round(sum(terms.values()), 6)
         into["tiers"] = [round(c, 3) for c in tier_costs(config, terms)]
         if floor is not None:
@@ -423,13 +432,13 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
             # the best plan behind it, then its levelled plan while that is still behind
             ways = [False, True] if levelled == 0 else [False]
             may = reference is not None and levelled < MAX_LEVELLED and i in chain
-            if may and deadline is not None and time.time() + len(ways) * level_s >= deadline:
+            if may and deadline is not None and wall.time() + len(ways) * level_s >= deadline:
                 # time for one levelling only: the planner's due and overdue patients first,
                 # never behind it (hospital week, slow machine: 370 deadlines kept against 367;
                 # the other way stayed behind)
                 ways = [True]
                 about[i]["levelling_shortened"] = True  # the clock's doing: not reproducible
-                if time.time() + level_s >= deadline:
+                if wall.time() + level_s >= deadline:
                     about[i]["levelling_skipped"] = True
                     may = False
             if may and reference is not None:
@@ -437,7 +446,7 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
                 # patients first, then the candidate's (never behind when they fit as before)
                 levelled += 1
                 for from_planner in ways:
-                    levelling = time.perf_counter()
+                    levelling = wall.perf_counter()
                     chosen, starts = level_with(data, plans[i], dict(candidates)[reference],
                                                 from_planner)
                     j = len(candidates)
@@ -450,7 +459,7 @@ def choose_candidate(data: PlanningData, candidates: list[tuple[str, TimedPlan]]
                     heapq.heappush(line, (score(plans[j], about[j]), True, j, False))
                     if not from_planner:
                         chain = {j}
-                    level_s = max(level_s, time.perf_counter() - levelling)
+                    level_s = max(level_s, wall.perf_counter() - levelling)
             chain.discard(i)
             continue
         if checked:
@@ -479,11 +488,11 @@ def plan_gap(objective: float, bound: float | None) -> float | None:
 
 
 def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions) -> SolveOutcome:
-    started = time.perf_counter()
+    started = wall.perf_counter()
     times: dict[str, float] = {}
 
     def lap(stage: str, since: float) -> float:
-        now = time.perf_counter()
+        now = wall.perf_counter()
         times[stage] = round(now - since, 3)
         return now
 
@@ -518,9 +527,9 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         # The priced greedy plan: the bar the solver must beat, and the plan to write if the
         # solver has none in time (a cron job is better served by it than by none).
         start_plan = greedy_stage(data, priced=True)
-        timing = time.perf_counter()
+        timing = wall.perf_counter()
         start_timed = extract_stage(data, start_plan.chosen, starts=start_plan.starts.get("chosen"))
-        timing = time.perf_counter() - timing
+        timing = wall.perf_counter() - timing
         # The planner's rule: the plan never written if it is behind it (choose_candidate), and
         # that plan's due and overdue patients kept where it put them, the rest of the time
         # filled by the optimiser's greedy rule (a plan that is never behind it, by construction)
@@ -533,7 +542,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         reserve = max(WRITE_RESERVE_S, WRITE_RESERVE_SHARE * options.time_limit,
                       WRITE_RESERVE_TIMINGS * timing,
                       WRITE_RESERVE_START_PLANS * times["start_plan"]) + extras
-        deadline = time.time() + options.time_limit - (t - started) - reserve
+        deadline = wall.time() + options.time_limit - (t - started) - reserve
         # when deterministic, the solver's counted seconds (orplan.work): the same share of the
         # time limit, from estimates of the steps around it instead of their measured times
         budget = solver_budget(options.time_limit, len(data.pairs), len(data.sessions), extras)
@@ -541,7 +550,7 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         tiered = bool(case.config.priority.tiers)
         floors = clinical_counts(data, planner_timed.plan) if tiered else None
         result = solve_stage(case, deadline, options, start_plan.chosen, budget, floors,
-                             filled if tiered else None)
+                             filled if tiered else None, data)
         t = lap("solve", t)
         # the child's build time is part of the solve stage's wall time; report it on its own
         solve_wall = times.pop("solve")
@@ -552,8 +561,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
             raise SolverProcessError("the solver process saw different eligible pairs")
         # Time every plan found and keep the best: the solver's, the session patterns', and the
         # greedy start (a cron job is better served by the greedy plan than by none).
-        finish_by = time.time() + max(1.0, started + options.time_limit - reserve / 2
-                                      - time.perf_counter())
+        finish_by = wall.time() + max(1.0, started + options.time_limit - reserve / 2
+                                      - wall.perf_counter())
         # Plans timed as they were built first: they need no search. Past finish_by, a plan
         # that would need one is skipped (timing it could take long: cases would be given up
         # one at a time).
@@ -564,11 +573,16 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
         found.sort(key=lambda item: item[2] is None)
         candidates: list[tuple[str, TimedPlan]] = []
         cut = list(result.patterns.get("work", {}).get("cut_by_clock", []))
+        timed_of: dict[bytes, TimedPlan] = {}  # the same plan from several stages: timed once
         for name, mask, starts in found:
-            if starts is None and time.time() >= finish_by:
+            if starts is None and wall.time() >= finish_by:
                 cut.append("timing")
                 continue
-            candidates.append((name, extract_stage(data, mask, finish_by, starts)))
+            key = np.packbits(mask).tobytes() + (b"" if starts is None else b"starts"
+                                                 + np.asarray(starts)[mask].tobytes())
+            if key not in timed_of:
+                timed_of[key] = extract_stage(data, mask, finish_by, starts)
+            candidates.append((name, timed_of[key]))
         candidates.append(("greedy start", start_timed))
         candidates.append((PLANNER, planner_timed))
         candidates.append(("planner's rule filled", planner_filled))
@@ -585,8 +599,8 @@ def run_solve(folder: Path, out_dir: Path, config: Config, options: SolveOptions
             cut.append("timing")
         # a levelling takes about as long as one of the three plans made before the solver; it
         # may use the reserve's second half but for what checking and writing take after it
-        level_by = time.time() + max(0.0, started + options.time_limit
-                                     - max(WRITE_RESERVE_S, reserve / 4) - time.perf_counter())
+        level_by = wall.time() + max(0.0, started + options.time_limit
+                                     - max(WRITE_RESERVE_S, reserve / 4) - wall.perf_counter())
         source, timed, tried = choose_candidate(data, candidates,
                                                 PLANNER if tiered else None, level_by,
                                                 times["start_plan"] / 3)

@@ -18,13 +18,13 @@ is the lowest-priority case of those sessions given up, reported with reason `se
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from orplan import wall
 from orplan.case import Case
 
 PLAN_COLUMNS = ["patient_id", "session_id", "site", "room", "date", "order", "start", "end",
@@ -256,7 +256,7 @@ def _time_or_none(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: flo
                   keep_value: np.ndarray, limit: np.ndarray,
                   deadline: float | None = None) -> pd.DataFrame | None:
     """A timing of the day that keeps every session within its allowed overtime, or None. Past
-    `deadline` (time.time()), only list scheduling is tried. Cases that came with starts (column
+    `deadline` (wall.time()), only list scheduling is tried. Cases that came with starts (column
     `given`, from a plan timed as it was built) keep them where list scheduling fails."""
     timed = _best_timing(day_cases, sessions, turnover, keep_value, limit)
     late = _late_sessions(timed, limit)
@@ -266,9 +266,9 @@ def _time_or_none(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: flo
     if "given" in day_cases and day_cases["given"].notna().all():
         given = _given_timing(day_cases[day_cases["s"].isin(linked)])
         return pd.concat([timed[~timed["s"].isin(linked)], given], ignore_index=True)
-    if deadline is not None and time.time() >= deadline:
+    if deadline is not None and wall.time() >= deadline:
         return None
-    seconds = 10.0 if deadline is None else max(0.5, min(10.0, deadline - time.time()))
+    seconds = 10.0 if deadline is None else max(0.5, min(10.0, deadline - wall.time()))
     exact = _exact_timing(day_cases[day_cases["s"].isin(linked)], sessions, turnover, seconds)
     if exact is None:
         return None
@@ -321,7 +321,7 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
              keep_value: np.ndarray, deadline: float | None = None) -> TimedPlan:
     """Time the cases of `assignment` (columns p, s; s indexes `sessions`; optional `start`: a
     feasible timing to fall back on, see _time_or_none). `keep_value[p]` ranks patients when a
-    case must be given up (the lowest value goes). Past `deadline` (time.time()), no more exact
+    case must be given up (the lowest value goes). Past `deadline` (wall.time()), no more exact
     timing MILPs are tried: cases in conflict are given up."""
     waitlist = case.waitlist
     turnover = case.config.turnover_min
@@ -356,7 +356,7 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
                                                        & named, "s"])
             in_conflict = day_cases[day_cases["s"].isin(near)]
             victims = [int(in_conflict["p"].to_numpy()[np.argmin(keep_value[in_conflict["p"]])])]
-            if deadline is not None and time.time() >= deadline:
+            if deadline is not None and wall.time() >= deadline:
                 # out of time: also the least valuable case of every late session, at once
                 in_late = day_cases[day_cases["s"].isin(late.index)]
                 lowest = in_late.assign(v=keep_value[in_late["p"]]).sort_values("v")
@@ -366,7 +366,7 @@ def sequence(case: Case, sessions: pd.DataFrame, assignment: pd.DataFrame,
             day_cases = day_cases[~day_cases["p"].isin(victims)]
             if day_cases.empty:
                 break
-    cut = deadline is not None and time.time() >= deadline
+    cut = deadline is not None and wall.time() >= deadline
     if not days:
         return TimedPlan(empty_plan(), sorted(dropped), cut)
     timed = pd.concat(days, ignore_index=True)

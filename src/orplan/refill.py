@@ -23,11 +23,10 @@ and keeps it only if it is better.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 
+from orplan import wall
 from orplan.greedy import leave_out_price
 from orplan.model.bound import Relaxation, session_values, wide_knapsack_work
 from orplan.model.common import PlanningData
@@ -57,7 +56,7 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
            floors: dict[str, int] | None = None) -> tuple[np.ndarray, list[float]]:
     """The plan `chosen` (mask over rel's pairs; rel is data's relaxation) refilled, and the gain
     of each round (in objective units, by the relaxation's objective). Stops at `deadline` (on
-    `work`'s clock, see orplan.work; without one, time.perf_counter()). Not `timed`: no new flip
+    `work`'s clock, see orplan.work; without one, wall.perf_counter()). Not `timed`: no new flip
     rooms anywhere, and no timing checks. `floors` (the planner's rule's counts,
     orplan.model.floors): while the plan is behind one, its patients are worth FLOOR_PRICE x the
     highest leave-out price more to the knapsacks, and a session's new cases are taken if they
@@ -66,7 +65,7 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
     from orplan.model.floors import floor_price, pair_floor_members
 
     if work is None:
-        work = Work.wall_clock(deadline - time.perf_counter())
+        work = Work.wall_clock(deadline - wall.perf_counter())
         deadline = work.budget
     chosen = chosen.copy()
     n_sessions = len(rel.session_cap)
@@ -89,7 +88,7 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
                    ("refill_session", n_sessions), *wide_knapsack_work(rel))
     last = work.estimate(*round_units)
     for _ in range(max_rounds):
-        round_started = time.perf_counter()
+        round_started = wall.perf_counter()
         if work.done("refill", deadline, last):
             break
         state = _State(rel, chosen)
@@ -147,7 +146,7 @@ def refill(data: PlanningData, rel: Relaxation, chosen: np.ndarray, deadline: fl
         gains.append(gained)
         work.charge("refill", *round_units)
         if not work.deterministic:
-            last = time.perf_counter() - round_started
+            last = wall.perf_counter() - round_started
         if gained <= 0.0 and newly_restricted == 0:
             break
     return chosen, gains

@@ -25,10 +25,9 @@ plans named with " refilled".
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from orplan import wall
 from orplan.greedy import greedy_assignment, leave_out_price
 from orplan.model.aggregate import session_groups
 from orplan.model.bound import Relaxation
@@ -164,13 +163,13 @@ def restricted_milp(data: PlanningData, keep: np.ndarray, start: np.ndarray, sec
     from orplan.model.floors import define_soft_floors, floor_price
     from orplan.solve import Status, chosen_pairs, set_start, solve_model
 
-    started = time.perf_counter()
+    started = wall.perf_counter()
     model = build_model(data.case, data, keep)
     if floors:
         define_soft_floors(model, floors, floor_price(data.priority))
     positions = np.flatnonzero(keep)
     set_start(model, start[positions])
-    built = time.perf_counter() - started
+    built = wall.perf_counter() - started
     if work is not None:
         work.charge("restricted MILP", ("milp_build_pair", len(positions)))
         if work.deterministic:
@@ -225,14 +224,14 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
     first, preferred = lp_first(data, order, x, aggregated)
     rounded = greedy_assignment(data, first, preferred=preferred, allow_overtime=True,
                                 flip_rooms=True)
-    repairing = time.perf_counter()
+    repairing = wall.perf_counter()
     plans = {source: timed_repair(data, rounded, first)}
     # the MILP's plan is repaired too: keep that time
     size = len(data.pairs), len(data.sessions)
     repair = work.estimate(*plan_units(*size))
     work.charge("LP plans", *plan_units(*size, plans=2))  # rounding, then timing
     if not work.deterministic:
-        repair = time.perf_counter() - repairing
+        repair = wall.perf_counter() - repairing
     keep = rounded | plans[source][0] | preferred
     if not aggregated:
         keep |= x > 1e-6
@@ -250,7 +249,7 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
         plans[f"{source} MILP"] = timed_repair(data, chosen, first)
         work.charge("LP plans", *plan_units(*size))
     if rel is not None:
-        refilling = time.perf_counter()
+        refilling = wall.perf_counter()
         plans.update(also or {})  # last in, so refilled first
         # its share, or at least MIN_REFILL_SHARE of the time when the MILP ran over its own
         # (its root cannot be stopped by counted work: region, 183 s for a 110 s share)
@@ -268,7 +267,7 @@ def compact_plans(data: PlanningData, order: np.ndarray, x: np.ndarray, seconds:
                 work.charge("refill", *plan_units(*size))
                 plans[f"{name} refilled"] = mask, times
         if figures is not None:
-            figures["refill"] = round(time.perf_counter() - refilling, 3)
+            figures["refill"] = round(wall.perf_counter() - refilling, 3)
         for name in also or {}:
             del plans[name]
     return plans

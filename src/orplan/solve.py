@@ -13,7 +13,6 @@ import enum
 import hashlib
 import math
 import multiprocessing
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +22,9 @@ from typing import Any
 import numpy as np
 import pulp
 
+from orplan import wall
 from orplan.case import Case
-from orplan.model.common import Model
+from orplan.model.common import Model, PlanningData
 from orplan.work import COSTS, Work, plan_units
 
 # Seconds before the hard deadline at which the solver is asked to stop; the process is killed at
@@ -145,14 +145,16 @@ ROOT_SHARE = 0.6
 
 def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
                     start: np.ndarray | None = None,
-                    progress: Callable[[SolveResult], None] | None = None) -> SolveResult:
+                    progress: Callable[[SolveResult], None] | None = None,
+                    data: PlanningData | None = None) -> SolveResult:
     """Session patterns first (a bound valid for the full model and a plan, see orplan.colgen),
     then, for models small enough, the monolithic MILP with the time left. The bound reported is
     the better of the two valid bounds. The stages share `settings.budget` counted seconds when
-    deterministic (orplan.work), else the time to `deadline`; `deadline` (time.time()) stops
+    deterministic (orplan.work), else the time to `deadline`; `deadline` (wall.time()) stops
     every stage either way. `progress` is given the plans found so far (as a result without a
     solver plan) after each stage that finds some: the isolated process hands them on, so that a
-    solve stopped at the deadline still has them."""
+    solve stopped at the deadline still has them. `data`: the case's planning data, when the
+    caller has it (planning_data is deterministic for a case)."""
     from orplan.colgen import generate_patterns
     from orplan.greedy import (
         fill_previous,
@@ -168,11 +170,11 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
     from orplan.rounding import compact_plans, timed_repair
 
     budget = settings.budget if settings.deterministic else None
-    work = Work(deadline - time.time() if budget is None else budget, deadline,
+    work = Work(deadline - wall.time() if budget is None else budget, deadline,
                 budget is not None)
     deterministic = work.deterministic
-    started = time.perf_counter()
-    data = planning_data(case)
+    started = wall.perf_counter()
+    data = data if data is not None and data.case is case else planning_data(case)
     duration = case.waitlist["duration_min"].to_numpy(dtype=float)
     order = priced_order(data.priority, duration)
     # the caller's priced greedy plan if given (the same plan: it saves making it again)
@@ -184,11 +186,11 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
         not deterministic or root_seconds <= MONOLITHIC_ROOT_SHARE * work.left())
     alternatives: dict[str, np.ndarray] = {}
     starts: dict[str, np.ndarray] = {}
-    t = time.perf_counter()
+    t = wall.perf_counter()
     rel = relaxation(data)
     work.charge("relaxation", ("relaxation", 1), ("relaxation_pair", len(data.pairs)))
     compact = None
-    lp_seconds: dict[str, float] = {"relaxation": round(time.perf_counter() - t, 3)}
+    lp_seconds: dict[str, float] = {"relaxation": round(wall.perf_counter() - t, 3)}
     lp_figures: dict[str, Any] = {}  # the compact LP's and the restricted MILP's, other than time
 
     # With a previous plan: its bookings kept and the time they leave filled (as the pipeline's
@@ -202,7 +204,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
 
     def plans_from(x: np.ndarray, source: str, seconds: float, aggregated: bool = False) -> None:
         """The plans of orplan.rounding from an LP solution, as alternatives."""
-        started_plans = time.perf_counter()
+        started_plans = wall.perf_counter()
         for name, (mask, times) in compact_plans(data, order, x, seconds, settings.threads,
                                                  settings.seed, source, lp_seconds,
                                                  aggregated, rel, work,
@@ -211,7 +213,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
                                                  floor_start=settings.floor_start).items():
             alternatives[name], starts[name] = mask, times
         lp_seconds[f"{source.split()[0]}_plans"] = round(
-            time.perf_counter() - started_plans, 3)
+            wall.perf_counter() - started_plans, 3)
         if "milp_objective" in lp_seconds:
             lp_figures["restricted_milp_objective"] = lp_seconds.pop("milp_objective")
 
@@ -242,20 +244,20 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
             # The patterns then need a few rounds of session knapsacks: their time is kept,
             # measured on the bound at the LP's prices (reported on its own).
             # (on the minutes' own grid: the patterns' coarser one would weaken it)
-            t = time.perf_counter()
+            t = wall.perf_counter()
             fine = exact_view(rel)
             lp_figures["bound"] = lagrangian_bound(fine, compact.prices)
             spent = work.charge("bound", *knapsack_work(fine))
             evaluation = work.estimate(*knapsack_work(rel))
             if not deterministic:
-                evaluation = (time.perf_counter() - t) * evaluation / max(spent, 1e-9)
+                evaluation = (wall.perf_counter() - t) * evaluation / max(spent, 1e-9)
             left = work.left() - PATTERN_EVALUATIONS * evaluation
             plans_from(compact.x, "aggregated LP" if aggregated else "compact LP",
                        left * (MONOLITHIC_ROUNDING_SHARE if monolithic else ROUNDING_SHARE),
                        aggregated)
             if progress is not None and alternatives:
                 progress(_found_so_far(data, alternatives, starts, lp_figures, work,
-                                       time.perf_counter() - started, deadline))
+                                       wall.perf_counter() - started, deadline))
             if not monolithic:
                 searched = improve_best(data, rel, alternatives, starts,
                                         NEIGHBOURHOOD_SHARE * (work.left() - PATTERN_EVALUATIONS
@@ -266,7 +268,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
                     lp_figures["neighbourhoods"] = searched
             if progress is not None:
                 progress(_found_so_far(data, alternatives, starts, lp_figures, work,
-                                       time.perf_counter() - started, deadline))
+                                       wall.perf_counter() - started, deadline))
     share = PATTERN_SHARE if monolithic else 1.0
     pattern_seconds = max(0.5, work.left() * share)
     # Small models dive for a plan; large ones round the root's pattern LP unless the compact LP
@@ -292,7 +294,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
                        "compact_lp": lp_figures,
                        "columns": patterns.columns, "root_converged": patterns.root_converged,
                        "seconds": patterns.seconds, "work": work.figures()}
-    pattern_s = time.perf_counter() - started
+    pattern_s = wall.perf_counter() - started
     bound = _finite(patterns.bound)
     size: dict[str, Any] = {"eligible_pairs": len(data.pairs),
                             "pairs_signature": pairs_signature(data.pairs),
@@ -302,14 +304,14 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
         status = Status.FEASIBLE if alternatives else Status.NO_PLAN
         report = SolveReport(status, None, bound, None, pattern_s,
                              "compact LP, session patterns and restricted MILP",
-                             solver_version(), deadline - time.time() + pattern_s)
+                             solver_version(), deadline - wall.time() + pattern_s)
         return SolveResult(report, None, 0.0, pattern_s, size, alternatives, starts,
                            pattern_figures)
     if progress is not None and alternatives:
         progress(_found_so_far(data, alternatives, starts, lp_figures, work, pattern_s,
                                deadline, bound))
-    built_at = time.perf_counter()
-    model = build_model(case, floors=settings.floors)
+    built_at = wall.perf_counter()
+    model = build_model(case, data, floors=settings.floors)
     work.charge("monolithic MILP", ("milp_build_pair", len(data.pairs)))
     warm_start = settings.warm_start
     if settings.floors and settings.floor_start is not None:
@@ -318,7 +320,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
         warm_start = True
     elif settings.warm_start:
         set_start(model, greedy_assignment(model, order))
-    built = time.perf_counter()
+    built = wall.perf_counter()
     report = solve_model(model, work.left(), settings.gap, settings.threads,
                          settings.seed, settings.log_path, settings.verbose,
                          warm_start=warm_start, work=work, stage="monolithic MILP",
@@ -329,7 +331,7 @@ def build_and_solve(case: Case, deadline: float, settings: SolverSettings,
         report = dataclasses.replace(report, best_bound=bound)
     size.update({"variables": model.problem.numVariables(),
                  "constraints": model.problem.numConstraints(), "rows": model.family_rows})
-    return SolveResult(report, chosen, built - built_at, time.perf_counter() - built + pattern_s,
+    return SolveResult(report, chosen, built - built_at, wall.perf_counter() - built + pattern_s,
                        size, alternatives, starts, pattern_figures)
 
 
@@ -349,7 +351,7 @@ def _found_so_far(data: Any, alternatives: dict[str, np.ndarray],
     """The plans found so far, as the result of a solve stopped here by the clock."""
     report = SolveReport(Status.FEASIBLE, None, bound, None, seconds,
                          "stopped by orplan at the time limit (the plans found before it kept)",
-                         solver_version(), deadline - time.time() + seconds)
+                         solver_version(), deadline - wall.time() + seconds)
     figures = {"bound": bound, "compact_lp": dict(lp_figures), "work": work.figures()}
     return SolveResult(report, None, 0.0, seconds,
                        {"eligible_pairs": len(data.pairs),
@@ -434,30 +436,30 @@ def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
     priced greedy plan, see build_and_solve) is passed on when given."""
     context = multiprocessing.get_context("spawn")  # fork is unsafe: BLAS threads already run
     receiver, sender = context.Pipe(duplex=False)
-    soft_deadline = deadline - min(GRACE_S, max(0.0, deadline - time.time()) / 4)
+    soft_deadline = deadline - min(GRACE_S, max(0.0, deadline - wall.time()) / 4)
     process = context.Process(target=_child,
                               args=(sender, target, (case, soft_deadline, settings),
                                     {} if start is None else {"start": start}), daemon=True)
-    started = time.perf_counter()
+    started = wall.perf_counter()
     process.start()
     sender.close()
     partial: SolveResult | None = None  # the plans it found so far (see build_and_solve)
     try:
-        while receiver.poll(max(0.0, deadline - time.time())):
+        while receiver.poll(max(0.0, deadline - wall.time())):
             try:
                 kind, payload = receiver.recv()
             except EOFError:
                 # died without a word (out of memory, killed): like a timeout, no solver plan;
                 # the caller writes its greedy starting plan, which a cron job needs more
                 process.join(5)
-                seconds = time.perf_counter() - started
+                seconds = wall.perf_counter() - started
                 text = (f"the solver process ended unexpectedly (exit code {process.exitcode}; "
                         "it may have run out of memory)")
                 if partial is not None:
                     return _cut_short(partial, seconds, deadline,
                                       f"{text}; the plans it found before were kept")
                 report = SolveReport(Status.NO_PLAN, None, None, None, seconds, text,
-                                     solver_version(), deadline - time.time() + seconds)
+                                     solver_version(), deadline - wall.time() + seconds)
                 return SolveResult(report, None, 0.0, seconds)
             if kind == "partial":
                 partial = payload
@@ -468,12 +470,12 @@ def solve_isolated(case: Case, deadline: float, settings: SolverSettings,
             return payload  # type: ignore[no-any-return]
         process.kill()
         process.join()
-        seconds = time.perf_counter() - started
+        seconds = wall.perf_counter() - started
         if partial is not None:
             return _cut_short(partial, seconds, deadline, partial.report.solver_status)
         report = SolveReport(Status.NO_PLAN, None, None, None, seconds,
                              "stopped by orplan at the time limit", solver_version(),
-                             deadline - time.time() + seconds)
+                             deadline - wall.time() + seconds)
         return SolveResult(report, None, 0.0, seconds)
     finally:
         receiver.close()
@@ -489,7 +491,7 @@ def _cut_short(partial: SolveResult, seconds: float, deadline: float,
     work = partial.patterns.setdefault("work", {})
     work["cut_by_clock"] = sorted({*work.get("cut_by_clock", []), "solver"})
     return dataclasses.replace(partial, report=dataclasses.replace(
-        partial.report, seconds=seconds, time_limit=deadline - time.time() + seconds,
+        partial.report, seconds=seconds, time_limit=deadline - wall.time() + seconds,
         solver_status=text))
 
 
@@ -559,9 +561,9 @@ def solve_model(model: Model, time_limit: float, gap: float, threads: int, seed:
     solver = pulp.HiGHS(msg=verbose, gapRel=gap, gapAbs=gap_abs, threads=int(threads),
                         timeLimit=max(1.0, seconds), logPath=log_path,
                         warmStart=warm_start, **options)
-    started = time.perf_counter()
+    started = wall.perf_counter()
     stats = model.problem.solve(solver)
-    seconds = time.perf_counter() - started
+    seconds = wall.perf_counter() - started
     status_text = str(getattr(stats, "status_str", stats.status))
     solver_model = model.problem.solverModel
     if work is not None and solver_model is not None:

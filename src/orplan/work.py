@@ -20,10 +20,11 @@ The costs below are seconds per unit on the reference machine, measured on the h
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import highspy
+
+from orplan import wall
 
 # Seconds per unit on the reference machine (see the module text), fitted by
 # benchmarks/work_costs.py to 60 s runs of the demo week, the hospital week, the split-list
@@ -116,29 +117,29 @@ def wide_knapsack_units(pairs: int, sessions: int, cap_units: int) -> Units:
 @dataclass
 class Work:
     """The solver's clock. `budget`: counted seconds to share; `hard`: the wall deadline
-    (time.time()) that stops any stage. `now()` is counted seconds when deterministic, wall
+    (wall.time()) that stops any stage. `now()` is counted seconds when deterministic, wall
     seconds since the start otherwise."""
 
     budget: float
     hard: float
     deterministic: bool = True
     spent: float = 0.0  # counted seconds
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=lambda: wall.perf_counter())
     cut: list[str] = field(default_factory=list)  # stages the wall clock stopped short
     counted: dict[str, float] = field(default_factory=dict)  # counted seconds per stage
     # wall seconds per stage: since the previous charge (how the costs are checked)
     wall: dict[str, float] = field(default_factory=dict)
     # units counted, per stage and unit
     units: dict[str, dict[str, float]] = field(default_factory=dict)
-    marked: float = field(default_factory=time.perf_counter)
+    marked: float = field(default_factory=lambda: wall.perf_counter())
 
     @classmethod
     def wall_clock(cls, seconds: float) -> Work:
         """`seconds` from now by the wall clock (for a step called on its own)."""
-        return cls(seconds, time.time() + seconds, deterministic=False)
+        return cls(seconds, wall.time() + seconds, deterministic=False)
 
     def now(self) -> float:
-        return self.spent if self.deterministic else time.perf_counter() - self.started
+        return self.spent if self.deterministic else wall.perf_counter() - self.started
 
     def left(self) -> float:
         """Seconds of the budget left on this clock (the wall clock is checked on its own, by
@@ -146,7 +147,7 @@ class Work:
         return self.budget - self.now()
 
     def wall_left(self) -> float:
-        return self.hard - time.time()
+        return self.hard - wall.time()
 
     def charge(self, stage: str, *work: tuple[str, float]) -> float:
         """Count the work just done in `stage`: (unit, count) pairs; returns its seconds."""
@@ -157,7 +158,7 @@ class Work:
             counts[unit] = counts.get(unit, 0.0) + float(count)
         self.spent += seconds
         self.counted[stage] = self.counted.get(stage, 0.0) + seconds
-        now = time.perf_counter()
+        now = wall.perf_counter()
         self.wall[stage] = self.wall.get(stage, 0.0) + now - self.marked
         self.marked = now
         return seconds
@@ -182,7 +183,7 @@ class Work:
         much slower than the reference this machine runs now."""
         if not self.deterministic or self.spent < 1.0:
             return 1.0
-        return max(1.0, (time.perf_counter() - self.started) / self.spent)
+        return max(1.0, (wall.perf_counter() - self.started) / self.spent)
 
     def affords(self, stage: str, seconds: float) -> bool:
         """Whether `seconds` of counted work fit in the wall clock's time left at this machine's
@@ -204,15 +205,15 @@ class Work:
         deterministic; HiGHS's own time limit is the wall clock's); False when it stopped short
         of optimal for lack of time (then, if the wall clock stopped it, the stage is cut).
         `master`: a pattern LP (orplan.colgen), whose iterations cost by its columns. `wall_by`:
-        a wall deadline of the stage's own (time.time()), before the run's."""
+        a wall deadline of the stage's own (wall.time()), before the run's."""
         rows, columns = max(1, highs.getNumRow()), max(1, highs.getNumCol())
         simplex = self.cost("master_column" if master else "simplex_column", columns)
         ipm = self.cost("ipm_row", rows)
-        wall = self.wall_left() if self.deterministic else min(seconds, self.wall_left())
-        if wall_by is not None:  # the stage's own wall deadline (time.time())
-            wall = min(wall, wall_by - time.time())
+        limit = self.wall_left() if self.deterministic else min(seconds, self.wall_left())
+        if wall_by is not None:  # the stage's own wall deadline (wall.time())
+            limit = min(limit, wall_by - wall.time())
         # HiGHS measures time_limit on the instance's clock, which keeps running across runs
-        highs.setOptionValue("time_limit", highs.getRunTime() + max(0.05, wall))
+        highs.setOptionValue("time_limit", highs.getRunTime() + max(0.05, limit))
         if self.deterministic:
             highs.setOptionValue("simplex_iteration_limit", max(1, int(seconds / simplex)))
             highs.setOptionValue("ipm_iteration_limit", max(1, int(seconds / ipm)))

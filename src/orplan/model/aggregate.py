@@ -24,12 +24,12 @@ group is not a session, and `model.bound` must never evaluate it.
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from orplan import wall
 from orplan.model.bound import Prices, Relaxation, rows_as_bits
 from orplan.model.compact import CompactResult, solve_compact
 from orplan.work import Work
@@ -149,14 +149,14 @@ def solve_aggregated(rel: Relaxation, sessions: pd.DataFrame, order: np.ndarray,
     prices and solution are returned for the rows and pairs of `rel`: each pair gets the share of
     its group's value (see Aggregation.spread)."""
     work = work or Work.wall_clock(seconds)
-    started = time.perf_counter()
+    started = wall.perf_counter()
     begun = work.now()
     agg = aggregate(rel, sessions)
     work.charge("compact LP", ("relaxation", 1), ("relaxation_pair", len(rel.p)))
-    aggregated = time.perf_counter()
+    aggregated = wall.perf_counter()
     result = solve_compact(agg.rel, order, seconds - (work.now() - begun), threads, seed, work,
                            wall_share=wall_share)
     return dataclasses.replace(
         result, prices=agg.prices(result.prices), x=agg.spread(result.x),
-        seconds=time.perf_counter() - started,
+        seconds=wall.perf_counter() - started,
         build_seconds=result.build_seconds + aggregated - started)

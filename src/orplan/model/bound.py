@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from orplan import wall
 from orplan.model.common import PlanningData
 from orplan.model.pairs import mobile_units
 from orplan.model.priority import pair_gain
@@ -337,10 +337,10 @@ def minute_price_bound(rel: Relaxation, evaluations: int = 14,
     the best grid point. Cheap (each evaluation is one round of session knapsacks) and close to
     the compact LP's bound on a hospital week (67.6 M against 69.4 M), it gives a bound and a
     start for the column generation where the compact LP is not solved in time. Past `deadline`
-    (on `work`'s clock, see orplan.work; without one, time.perf_counter()), no more evaluations
+    (on `work`'s clock, see orplan.work; without one, wall.perf_counter()), no more evaluations
     are made after the first."""
     if work is None:
-        work = Work.wall_clock(deadline - time.perf_counter())
+        work = Work.wall_clock(deadline - wall.perf_counter())
         deadline = work.budget
     evaluation = work.estimate(*knapsack_work(rel))
     no_link, no_equipment = np.zeros(len(rel.link_rhs)), np.zeros(len(rel.equipment_units))
