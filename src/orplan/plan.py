@@ -19,7 +19,6 @@ is the lowest-priority case of those sessions given up, reported with reason `se
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,43 +52,56 @@ def order_hints(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     return np.where(first, 0, np.where(last, 2, 1))
 
 
-def _time_day(cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float) -> pd.DataFrame:
-    """List-schedule one day's cases. `cases` columns: p, s, duration, surgeon_id, hint, rank."""
-    session_start = sessions["start"].to_numpy(dtype=float)
-    ordered = cases.sort_values(["s", "hint", "rank"])
-    remaining: dict[int, list[dict[str, Any]]] = {}
-    for row in ordered.to_dict("records"):
-        remaining.setdefault(int(row["s"]), []).append({str(k): v for k, v in row.items()})
-    room_free = {s: float(session_start[s]) for s in remaining}
+def _schedule(part: np.ndarray, s: np.ndarray, duration: np.ndarray, surgeon: np.ndarray,
+              hint: np.ndarray, rank: np.ndarray, session_start: np.ndarray, turnover: float
+              ) -> list[tuple[int, int, int, float, float]]:
+    """List-schedule the cases at positions `part` (of the day's arrays): each session's cases
+    in order of hint, then rank; the next case is the one that can start soonest (its room and
+    its surgeon free), ties to the lower session. Per case in the order they are placed: its
+    position, session, order in the session, start and end."""
+    keys = np.lexsort((rank[part], hint[part], s[part]))
+    queues: dict[int, list[int]] = {}
+    for i in part[keys].tolist():
+        queues.setdefault(int(s[i]), []).append(i)
+    hints, surgeons = hint.tolist(), surgeon.tolist()
+    minutes = duration.astype(float).tolist()
+    room_free = {k: float(session_start[k]) for k in queues}
     surgeon_free: dict[str, float] = {}
-    order_in_session = dict.fromkeys(remaining, 0)
-    timed: list[dict[str, object]] = []
-    while remaining:
+    count = dict.fromkeys(queues, 0)
+    picks: list[tuple[int, int, int, float, float]] = []
+    while queues:
         best: tuple[float, int, int] | None = None  # (start, session, position in its list)
-        for s, queue in remaining.items():
-            hint = queue[0]["hint"]
-            for i, case in enumerate(queue):
-                if case["hint"] != hint:
+        for k, queue in queues.items():
+            first_hint, free = hints[queue[0]], room_free[k]
+            for j, i in enumerate(queue):
+                if hints[i] != first_hint:
                     break
-                surgeon = case["surgeon_id"]
-                start = max(room_free[s], surgeon_free.get(surgeon, 0.0) if surgeon else 0.0)
-                if best is None or (start, s, i) < best:
-                    best = (start, s, i)
-                if start == room_free[s]:
+                who = surgeons[i]
+                start = max(free, surgeon_free.get(who, 0.0) if who else 0.0)
+                if best is None or (start, k, j) < best:
+                    best = (start, k, j)
+                if start == free:
                     break  # no case in this room can start sooner; keep the rule's order
         assert best is not None
-        start, s, i = best
-        case = remaining[s].pop(i)
-        end = start + float(case["duration"])
-        room_free[s] = end + turnover
-        if case["surgeon_id"]:
-            surgeon_free[str(case["surgeon_id"])] = end
-        order_in_session[s] += 1
-        timed.append({"p": case["p"], "s": s, "order": order_in_session[s], "start": start,
-                      "end": end})
-        if not remaining[s]:
-            del remaining[s]
-    return pd.DataFrame(timed)
+        start, k, j = best
+        i = queues[k].pop(j)
+        end = start + minutes[i]
+        room_free[k] = end + turnover
+        if surgeons[i]:
+            surgeon_free[str(surgeons[i])] = end
+        count[k] += 1
+        picks.append((i, k, count[k], start, end))
+        if not queues[k]:
+            del queues[k]
+    return picks
+
+
+def _lateness(picks: list[tuple[int, int, int, float, float]], limit: np.ndarray) -> float:
+    """Minutes the placed cases' sessions end past their limits, summed over the late ones."""
+    last: dict[int, float] = {}
+    for _, k, _, _, end in picks:
+        last[k] = max(last.get(k, end), end)
+    return sum(end - float(limit[k]) for k, end in last.items() if end > limit[k] + 1e-6)
 
 
 def _ranks(day_cases: pd.DataFrame, keep_value: np.ndarray) -> list[np.ndarray]:
@@ -132,31 +144,56 @@ def _components(day_cases: pd.DataFrame) -> np.ndarray:
     return np.array([root(s) for s in sessions.tolist()], dtype=np.int64)
 
 
+def _group_timings(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
+                   keep_value: np.ndarray, limit: np.ndarray, stop_late: bool = False
+                   ) -> list[tuple[float, list[tuple[int, int, int, float, float]]]]:
+    """Per group of sessions linked by surgeons (`_components`): the first rule's timing
+    (`_ranks`) that keeps every session within its allowed overtime, or else the one with the
+    least total lateness, with its lateness (see `_schedule` for the placements). `stop_late`:
+    stop after the first group no rule times in time."""
+    ranks = _ranks(day_cases, keep_value)
+    group = _components(day_cases)
+    s = day_cases["s"].to_numpy()
+    duration = day_cases["duration"].to_numpy(dtype=float)
+    surgeon = day_cases["surgeon_id"].to_numpy()
+    hint = day_cases["hint"].to_numpy()
+    session_start = sessions["start"].to_numpy(dtype=float)
+    out = []
+    for code in np.unique(group):
+        part = np.flatnonzero(group == code)
+        best: tuple[float, list[tuple[int, int, int, float, float]]] | None = None
+        for rank in ranks:
+            picks = _schedule(part, s, duration, surgeon, hint, rank, session_start, turnover)
+            lateness = _lateness(picks, limit)
+            if lateness == 0.0:
+                best = (0.0, picks)
+                break
+            if best is None or lateness < best[0]:
+                best = (lateness, picks)
+        assert best is not None
+        out.append(best)
+        if stop_late and best[0] > 0.0:
+            break
+    return out
+
+
 def _best_timing(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
                  keep_value: np.ndarray, limit: np.ndarray) -> pd.DataFrame:
     """Per group of sessions linked by surgeons (`_components`): the first rule's timing that
     keeps every session within its allowed overtime, or else the one with the least total
-    lateness. (Choosing one rule for the whole day lost plans: a day whose groups each fit by
-    some rule, but not all by the same one.)"""
-    ranks = _ranks(day_cases, keep_value)
-    group = _components(day_cases)
-    parts = []
-    for code in np.unique(group):
-        part = group == code
-        cases = day_cases[part]
-        best: tuple[float, pd.DataFrame] | None = None
-        for rank in ranks:
-            timed = _time_day(cases.assign(rank=rank[part]), sessions, turnover)
-            late = _late_sessions(timed, limit)
-            if late.empty:
-                best = (0.0, timed)
-                break
-            lateness = float((late - limit[late.index]).sum())
-            if best is None or lateness < best[0]:
-                best = (lateness, timed)
-        assert best is not None
-        parts.append(best[1])
-    return pd.concat(parts, ignore_index=True)
+    lateness (columns p, s, order, start, end, in the order the cases are placed). (Choosing one
+    rule for the whole day lost plans: a day whose groups each fit by some rule, but not all by
+    the same one.)"""
+    picks = [pick for _, group in _group_timings(day_cases, sessions, turnover, keep_value,
+                                                 limit) for pick in group]
+    if not picks:
+        return pd.DataFrame()
+    position, s, order, start, end = (list(column) for column in zip(*picks, strict=True))
+    p = day_cases["p"].to_numpy()[np.asarray(position, dtype=np.int64)]
+    return pd.DataFrame({"p": p.astype(np.int64), "s": np.asarray(s, dtype=np.int64),
+                         "order": np.asarray(order, dtype=np.int64),
+                         "start": np.asarray(start, dtype=float),
+                         "end": np.asarray(end, dtype=float)})
 
 
 def _keep_given(day_cases: pd.DataFrame, timed: pd.DataFrame, late: set[int]) -> pd.DataFrame:
@@ -180,8 +217,8 @@ def on_time(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
             keep_value: np.ndarray, limit: np.ndarray) -> bool:
     """Whether list scheduling times one day's cases (columns p, s, duration, surgeon_id, hint)
     with every session within its allowed overtime (`limit`: end plus allowed overtime)."""
-    return _late_sessions(_best_timing(day_cases, sessions, turnover, keep_value, limit),
-                          limit).empty
+    return all(late == 0.0 for late, _ in _group_timings(day_cases, sessions, turnover,
+                                                         keep_value, limit, stop_late=True))
 
 
 def _linked_sessions(day_cases: pd.DataFrame, seeds: set[int]) -> set[int]:
