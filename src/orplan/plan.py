@@ -18,6 +18,7 @@ is the lowest-priority case of those sessions given up, reported with reason `se
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,21 +70,24 @@ def _schedule(part: np.ndarray, s: np.ndarray, duration: np.ndarray, surgeon: np
     surgeon_free: dict[str, float] = {}
     count = dict.fromkeys(queues, 0)
     picks: list[tuple[int, int, int, float, float]] = []
+    free_at = surgeon_free.get
     while queues:
-        best: tuple[float, int, int] | None = None  # (start, session, position in its list)
-        for k, queue in queues.items():
-            first_hint, free = hints[queue[0]], room_free[k]
-            for j, i in enumerate(queue):
+        # the soonest start, ties to the lower session, then the earlier in its list: sessions
+        # are visited in ascending order and each list in order, so a later one wins only when
+        # it starts strictly sooner
+        start, k, j = math.inf, -1, -1
+        for room, queue in queues.items():
+            first_hint, free = hints[queue[0]], room_free[room]
+            for position, i in enumerate(queue):
                 if hints[i] != first_hint:
                     break
                 who = surgeons[i]
-                start = max(free, surgeon_free.get(who, 0.0) if who else 0.0)
-                if best is None or (start, k, j) < best:
-                    best = (start, k, j)
-                if start == free:
+                at = max(free, free_at(who, 0.0) if who else 0.0)
+                if at < start:
+                    start, k, j = at, room, position
+                if at == free:
                     break  # no case in this room can start sooner; keep the rule's order
-        assert best is not None
-        start, k, j = best
+        assert k >= 0
         i = queues[k].pop(j)
         end = start + minutes[i]
         room_free[k] = end + turnover
@@ -105,14 +109,23 @@ def _lateness(picks: list[tuple[int, int, int, float, float]], limit: np.ndarray
 
 
 def _ranks(day_cases: pd.DataFrame, keep_value: np.ndarray) -> list[np.ndarray]:
-    """Candidate orders of a day's cases, tried in turn: longest first (the usual rule); cases of
-    surgeons working several rooms first (so their rooms can interleave); shortest first."""
-    p = day_cases["p"].to_numpy()
-    duration = day_cases["duration"].to_numpy()
+    """Candidate orders of a day's cases, tried in turn (see `_rank_orders`)."""
+    return _rank_orders(day_cases["p"].to_numpy(), day_cases["s"].to_numpy(),
+                        day_cases["duration"].to_numpy(), day_cases["surgeon_id"].to_numpy(),
+                        keep_value)
+
+
+def _rank_orders(p: np.ndarray, s: np.ndarray, duration: np.ndarray, surgeon: np.ndarray,
+                 keep_value: np.ndarray) -> list[np.ndarray]:
+    """Candidate orders of a day's cases (per case: its rank), tried in turn: longest first (the
+    usual rule); cases of surgeons working several rooms first (so their rooms can interleave);
+    shortest first."""
     value = keep_value[p]
-    surgeon = day_cases["surgeon_id"]
-    rooms = surgeon.map(day_cases.groupby("surgeon_id")["s"].nunique()).where(surgeon != "", 0)
-    multi = (rooms.to_numpy() > 1).astype(int)
+    code, _ = pd.factorize(surgeon)
+    width = int(s.max(initial=0)) + 1
+    distinct = np.unique(code.astype(np.int64) * width + s)
+    rooms = np.bincount(distinct // width, minlength=int(code.max(initial=-1)) + 1)
+    multi = ((rooms[code] > 1) & (surgeon != "")).astype(int)
     orders = [np.lexsort((p, -value, -duration)),
               np.lexsort((p, -value, -duration, -multi)),
               np.lexsort((p, -value, duration))]
@@ -127,7 +140,11 @@ def _late_sessions(timed: pd.DataFrame, limit: np.ndarray) -> pd.Series:
 def _components(day_cases: pd.DataFrame) -> np.ndarray:
     """Per case: a code of its group of sessions, linked by surgeons who work in several. Groups
     share nobody, so each can be timed on its own."""
-    sessions = day_cases["s"].to_numpy()
+    return _component_codes(day_cases["s"].to_numpy(), day_cases["surgeon_id"].to_numpy())
+
+
+def _component_codes(sessions: np.ndarray, surgeons: np.ndarray) -> np.ndarray:
+    """_components over the cases' sessions and surgeons."""
     parent = {int(s): int(s) for s in np.unique(sessions)}
 
     def root(s: int) -> int:
@@ -137,31 +154,41 @@ def _components(day_cases: pd.DataFrame) -> np.ndarray:
         return s
 
     first_of: dict[str, int] = {}
-    for s, surgeon in zip(sessions.tolist(), day_cases["surgeon_id"].tolist(), strict=True):
+    for s, surgeon in zip(sessions.tolist(), surgeons.tolist(), strict=True):
         if surgeon:
             other = first_of.setdefault(surgeon, s)
             parent[root(s)] = root(other)
     return np.array([root(s) for s in sessions.tolist()], dtype=np.int64)
 
 
+Placements = list[tuple[int, int, int, float, float]]
+
+
 def _group_timings(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
                    keep_value: np.ndarray, limit: np.ndarray, stop_late: bool = False
-                   ) -> list[tuple[float, list[tuple[int, int, int, float, float]]]]:
+                   ) -> list[tuple[float, Placements]]:
     """Per group of sessions linked by surgeons (`_components`): the first rule's timing
     (`_ranks`) that keeps every session within its allowed overtime, or else the one with the
     least total lateness, with its lateness (see `_schedule` for the placements). `stop_late`:
     stop after the first group no rule times in time."""
-    ranks = _ranks(day_cases, keep_value)
-    group = _components(day_cases)
-    s = day_cases["s"].to_numpy()
-    duration = day_cases["duration"].to_numpy(dtype=float)
-    surgeon = day_cases["surgeon_id"].to_numpy()
-    hint = day_cases["hint"].to_numpy()
-    session_start = sessions["start"].to_numpy(dtype=float)
+    return _timings(day_cases["p"].to_numpy(), day_cases["s"].to_numpy(),
+                    day_cases["duration"].to_numpy(dtype=float),
+                    day_cases["surgeon_id"].to_numpy(), day_cases["hint"].to_numpy(),
+                    sessions["start"].to_numpy(dtype=float), turnover, keep_value, limit,
+                    stop_late)
+
+
+def _timings(p: np.ndarray, s: np.ndarray, duration: np.ndarray, surgeon: np.ndarray,
+             hint: np.ndarray, session_start: np.ndarray, turnover: float,
+             keep_value: np.ndarray, limit: np.ndarray, stop_late: bool
+             ) -> list[tuple[float, Placements]]:
+    """_group_timings over the cases' arrays (`session_start`: per session of the day's)."""
+    ranks = _rank_orders(p, s, duration, surgeon, keep_value)
+    group = _component_codes(s, surgeon)
     out = []
     for code in np.unique(group):
         part = np.flatnonzero(group == code)
-        best: tuple[float, list[tuple[int, int, int, float, float]]] | None = None
+        best: tuple[float, Placements] | None = None
         for rank in ranks:
             picks = _schedule(part, s, duration, surgeon, hint, rank, session_start, turnover)
             lateness = _lateness(picks, limit)
@@ -175,6 +202,15 @@ def _group_timings(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: fl
         if stop_late and best[0] > 0.0:
             break
     return out
+
+
+def on_time_cases(p: np.ndarray, s: np.ndarray, duration: np.ndarray, surgeon: np.ndarray,
+                  hint: np.ndarray, session_start: np.ndarray, turnover: float,
+                  keep_value: np.ndarray, limit: np.ndarray) -> bool:
+    """`on_time` over the cases' arrays (`session_start`, `limit`: per session)."""
+    return all(late == 0.0 for late, _ in _timings(p, s, duration.astype(float), surgeon, hint,
+                                                    session_start, turnover, keep_value, limit,
+                                                    stop_late=True))
 
 
 def _best_timing(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,

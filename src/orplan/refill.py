@@ -30,7 +30,7 @@ from orplan import wall
 from orplan.greedy import leave_out_price
 from orplan.model.bound import Relaxation, session_values, wide_knapsack_work
 from orplan.model.common import PlanningData
-from orplan.plan import on_time, order_hints
+from orplan.plan import on_time_cases, order_hints
 from orplan.work import Work
 
 # A session's new cases are taken when they gain at least this much on the objective.
@@ -203,6 +203,7 @@ class _Timing:
         self.turnover = float(data.case.config.turnover_min)
         self.keep_value = leave_out_price(data.priority)
         self.limit = (data.sessions["end"] + data.sessions["max_ot"]).to_numpy(dtype=float)
+        self.session_start = data.sessions["start"].to_numpy(dtype=float)
         self.code = surgeon_days(data)
         self.surgeon = waitlist["surgeon_id"].to_numpy()
         self.hint = order_hints(waitlist["first_case"].to_numpy(), waitlist["last_case"].to_numpy())
@@ -262,11 +263,9 @@ class _Timing:
         key = tuple(pairs.tolist())
         if key not in self.known:
             p = self.rel.p[pairs]
-            cases = pd.DataFrame({"p": p, "s": self.rel.s[pairs],
-                                  "duration": self.rel.duration[pairs],
-                                  "surgeon_id": self.surgeon[p], "hint": self.hint[p]})
-            self.known[key] = on_time(cases, self.sessions, self.turnover, self.keep_value,
-                                      self.limit)
+            self.known[key] = on_time_cases(p, self.rel.s[pairs], self.rel.duration[pairs],
+                                            self.surgeon[p], self.hint[p], self.session_start,
+                                            self.turnover, self.keep_value, self.limit)
         return self.known[key]
 
 
