@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orplan import __version__
+from orplan import BEGUN, __version__, wall
 from orplan.config import Config, ConfigError, load_config
 from orplan.issues import Issue, has_errors
 
@@ -269,7 +269,9 @@ def solve(
                                method=method, report=report,  # type: ignore[arg-type]
                                workbook=fmt == "xlsx", deterministic=settings.deterministic,
                                durations=_duration_plan(durations, quantile, risk,
-                                                        keep_durations))
+                                                        keep_durations),
+                               spent_before=0.0 if _began is None
+                               else wall.perf_counter() - _began)
         return run_solve(case, output, cfg, options)
 
     outcome = _guard(debug, run)
@@ -681,7 +683,14 @@ def durations_fit(
     render_accuracy(console, accuracy, holdout)
 
 
+# when this process began (set by main, the `orplan` command: the time its libraries take to
+# import counts against `solve`'s time limit); None when the app is called some other way
+_began: float | None = None
+
+
 def main() -> None:
+    global _began
+    _began = BEGUN
     app()
 
 
