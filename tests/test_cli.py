@@ -62,9 +62,9 @@ def test_solve_writes_outputs_and_check_passes(small, tmp_path):
         "breaches.csv", "plan.csv", "sessions.csv", "summary.json", "unscheduled.csv"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "optimal"
-    assert set(summary["times_s"]) == {"startup", "load", "prepare", "keepable", "start_plan", "build",
-                                       "solve",
-                                       "extract", "verify", "report", "write", "total"}
+    assert set(summary["times_s"]) == {"startup", "load", "prepare", "keepable", "start_plan",
+                                       "build", "solve", "extract", "verify", "report", "write",
+                                       "total"}
     assert summary["plan_source"] == "solver"
     assert summary["inputs"].keys() == {"orplan.toml", "sessions.csv", "waitlist.csv"}
     assert "status: optimal  gap: 0.0 %" in result.stdout
