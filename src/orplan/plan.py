@@ -53,23 +53,26 @@ def order_hints(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     return np.where(first, 0, np.where(last, 2, 1))
 
 
-def _schedule(part: np.ndarray, s: np.ndarray, duration: np.ndarray, surgeon: np.ndarray,
-              hint: np.ndarray, rank: np.ndarray, session_start: np.ndarray, turnover: float
-              ) -> list[tuple[int, int, int, float, float]]:
-    """List-schedule the cases at positions `part` (of the day's arrays): each session's cases
-    in order of hint, then rank; the next case is the one that can start soonest (its room and
-    its surgeon free), ties to the lower session. Per case in the order they are placed: its
-    position, session, order in the session, start and end."""
+# Per case placed by list scheduling, in the order placed: its position among the day's cases,
+# its session, its order in the session, its start and its end.
+Placements = list[tuple[int, int, int, float, float]]
+
+
+def _schedule(part: np.ndarray, s: np.ndarray, hint: np.ndarray, rank: np.ndarray,
+              hints: list[int], surgeons: list[str], minutes: list[float],
+              session_start: np.ndarray, turnover: float) -> Placements:
+    """List-schedule the cases at positions `part` (of the day's arrays; `hints`, `surgeons` and
+    `minutes`: the day's hints, surgeons and durations as lists): each session's cases in order
+    of hint, then rank; the next case is the one that can start soonest (its room and its
+    surgeon free), ties to the lower session."""
     keys = np.lexsort((rank[part], hint[part], s[part]))
     queues: dict[int, list[int]] = {}
     for i in part[keys].tolist():
         queues.setdefault(int(s[i]), []).append(i)
-    hints, surgeons = hint.tolist(), surgeon.tolist()
-    minutes = duration.astype(float).tolist()
     room_free = {k: float(session_start[k]) for k in queues}
     surgeon_free: dict[str, float] = {}
     count = dict.fromkeys(queues, 0)
-    picks: list[tuple[int, int, int, float, float]] = []
+    picks: Placements = []
     free_at = surgeon_free.get
     while queues:
         # the soonest start, ties to the lower session, then the earlier in its list: sessions
@@ -100,7 +103,7 @@ def _schedule(part: np.ndarray, s: np.ndarray, duration: np.ndarray, surgeon: np
     return picks
 
 
-def _lateness(picks: list[tuple[int, int, int, float, float]], limit: np.ndarray) -> float:
+def _lateness(picks: Placements, limit: np.ndarray) -> float:
     """Minutes the placed cases' sessions end past their limits, summed over the late ones."""
     last: dict[int, float] = {}
     for _, k, _, _, end in picks:
@@ -161,36 +164,33 @@ def _component_codes(sessions: np.ndarray, surgeons: np.ndarray) -> np.ndarray:
     return np.array([root(s) for s in sessions.tolist()], dtype=np.int64)
 
 
-Placements = list[tuple[int, int, int, float, float]]
-
-
-def _group_timings(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
-                   keep_value: np.ndarray, limit: np.ndarray, stop_late: bool = False
-                   ) -> list[tuple[float, Placements]]:
-    """Per group of sessions linked by surgeons (`_components`): the first rule's timing
-    (`_ranks`) that keeps every session within its allowed overtime, or else the one with the
-    least total lateness, with its lateness (see `_schedule` for the placements). `stop_late`:
-    stop after the first group no rule times in time."""
-    return _timings(day_cases["p"].to_numpy(), day_cases["s"].to_numpy(),
-                    day_cases["duration"].to_numpy(dtype=float),
-                    day_cases["surgeon_id"].to_numpy(), day_cases["hint"].to_numpy(),
-                    sessions["start"].to_numpy(dtype=float), turnover, keep_value, limit,
-                    stop_late)
+def _day_arrays(day_cases: pd.DataFrame, sessions: pd.DataFrame
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A day's cases as the arrays `_timings` takes: p, s, duration, surgeon_id, hint, and the
+    sessions' starts."""
+    return (day_cases["p"].to_numpy(), day_cases["s"].to_numpy(),
+            day_cases["duration"].to_numpy(dtype=float), day_cases["surgeon_id"].to_numpy(),
+            day_cases["hint"].to_numpy(), sessions["start"].to_numpy(dtype=float))
 
 
 def _timings(p: np.ndarray, s: np.ndarray, duration: np.ndarray, surgeon: np.ndarray,
              hint: np.ndarray, session_start: np.ndarray, turnover: float,
              keep_value: np.ndarray, limit: np.ndarray, stop_late: bool
              ) -> list[tuple[float, Placements]]:
-    """_group_timings over the cases' arrays (`session_start`: per session of the day's)."""
+    """Per group of sessions linked by surgeons (`_components`) among a day's cases (their
+    arrays; `session_start`, `limit`: per session): the first rule's timing (`_ranks`) that keeps
+    every session within its allowed overtime, or else the one with the least total lateness,
+    with its lateness. `stop_late`: stop after the first group no rule times in time."""
     ranks = _rank_orders(p, s, duration, surgeon, keep_value)
     group = _component_codes(s, surgeon)
+    hints, surgeons, minutes = hint.tolist(), surgeon.tolist(), duration.astype(float).tolist()
     out = []
     for code in np.unique(group):
         part = np.flatnonzero(group == code)
         best: tuple[float, Placements] | None = None
         for rank in ranks:
-            picks = _schedule(part, s, duration, surgeon, hint, rank, session_start, turnover)
+            picks = _schedule(part, s, hint, rank, hints, surgeons, minutes, session_start,
+                              turnover)
             lateness = _lateness(picks, limit)
             if lateness == 0.0:
                 best = (0.0, picks)
@@ -220,8 +220,9 @@ def _best_timing(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: floa
     lateness (columns p, s, order, start, end, in the order the cases are placed). (Choosing one
     rule for the whole day lost plans: a day whose groups each fit by some rule, but not all by
     the same one.)"""
-    picks = [pick for _, group in _group_timings(day_cases, sessions, turnover, keep_value,
-                                                 limit) for pick in group]
+    timings = _timings(*_day_arrays(day_cases, sessions), turnover, keep_value, limit,
+                       stop_late=False)
+    picks = [pick for _, group in timings for pick in group]
     if not picks:
         return pd.DataFrame()
     position, s, order, start, end = (list(column) for column in zip(*picks, strict=True))
@@ -253,8 +254,7 @@ def on_time(day_cases: pd.DataFrame, sessions: pd.DataFrame, turnover: float,
             keep_value: np.ndarray, limit: np.ndarray) -> bool:
     """Whether list scheduling times one day's cases (columns p, s, duration, surgeon_id, hint)
     with every session within its allowed overtime (`limit`: end plus allowed overtime)."""
-    return all(late == 0.0 for late, _ in _group_timings(day_cases, sessions, turnover,
-                                                         keep_value, limit, stop_late=True))
+    return on_time_cases(*_day_arrays(day_cases, sessions), turnover, keep_value, limit)
 
 
 def _linked_sessions(day_cases: pd.DataFrame, seeds: set[int]) -> set[int]:
